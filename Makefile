@@ -1,0 +1,58 @@
+# hull — build, test, demo, benchmarks.
+# Each area adds its own targets in mk/*.mk and appends to TEST_TARGETS what `make test` must run.
+CARGO ?= cargo
+BUILD := $(CURDIR)/build
+ROOTFS := $(BUILD)/rootfs
+HULL := $(CURDIR)/target/release/hull
+RUNTIME ?= $(HULL)
+export HULL_BIN := $(HULL)
+export HULL_ROOTFS := $(ROOTFS)
+
+# `make test` runs these, in order (integration first).
+TEST_TARGETS := test-cargo
+
+.PHONY: all build release rootfs demo test test-cargo unit lint fmt clean install
+
+all: build
+
+build:
+	$(CARGO) build --workspace
+
+release:
+	$(CARGO) build --release --workspace
+
+$(ROOTFS)/bin/busybox:
+	scripts/mkrootfs.sh $(ROOTFS)
+
+rootfs: $(ROOTFS)/bin/busybox
+
+# One container, shown isolated: own hostname, PID 1, own mounts.
+demo: release rootfs
+	scripts/demo.sh $(HULL) $(ROOTFS)
+
+include $(wildcard mk/*.mk)
+
+# Every test: unit + integration (real containers, needs root), then each area's suites.
+test: release rootfs
+	@set -e; for t in $(TEST_TARGETS); do echo "=== make $$t"; $(MAKE) --no-print-directory $$t; done
+
+test-cargo: release rootfs
+	$(CARGO) test --release --workspace
+
+unit:
+	$(CARGO) test --workspace --lib
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+install: release
+	install -m 0755 target/release/hull /usr/local/bin/hull
+	install -m 0755 target/release/containerd-shim-hull-v2 /usr/local/bin/containerd-shim-hull-v2
+
+clean:
+	$(CARGO) clean
+	rm -rf $(BUILD)

@@ -1,0 +1,1 @@
+//! cgroup managers (filled by the cgroups work).

@@ -1,0 +1,1 @@
+//! hull: a runc-compatible OCI runtime.

@@ -1,0 +1,1 @@
+//! OCI seccomp -> BPF (filled by the seccomp work).
