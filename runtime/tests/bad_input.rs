@@ -70,7 +70,8 @@ fn missing_bundle_config_and_rootfs() {
 #[test]
 fn malformed_configs_name_the_field() {
     let env = Env::new();
-    let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>, &str)> = vec![
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let cases: Vec<(&str, Edit, &str)> = vec![
         (
             "badns",
             Box::new(|c| c["linux"]["namespaces"][0]["type"] = json!("bogus")),
