@@ -190,3 +190,6 @@ pub fn mount_point(controller: Option<&str>) -> Result<Option<PathBuf>, CgroupEr
         Some(c) => mountinfo::v1_mount(&host.mounts, c).map(|m| m.mount_point.clone()),
     })
 }
+
+#[cfg(test)]
+mod unit_tests;

@@ -107,6 +107,15 @@ pub fn expand_slice(slice: &str) -> Result<String, CgroupError> {
 /// There is no systemd to ask on the machines hull targets, so hull creates the same directories
 /// itself (cgroupfs), without a transient unit.
 pub fn systemd_to_path(spec: &str) -> Result<String, CgroupError> {
+    systemd_to_path_inner(spec).map_err(|e| match e {
+        CgroupError::InvalidPath { path, reason } if path != spec => {
+            invalid(spec, format!("{path:?}: {reason}"))
+        }
+        e => e,
+    })
+}
+
+fn systemd_to_path_inner(spec: &str) -> Result<String, CgroupError> {
     let parts: Vec<&str> = spec.split(':').collect();
     if parts.len() != 3 {
         return Err(invalid(
