@@ -417,7 +417,11 @@ fn pids_and_kill_all() {
     let mut cg = TestCg::new("kill");
     let a = cg.spawn("sleep 100");
     let b = cg.spawn("sleep 100 & sleep 100 & wait");
-    std::thread::sleep(Duration::from_millis(200));
+    // Wait (bounded) until the second shell has started its two sleeps.
+    let start = std::time::Instant::now();
+    while cg.mgr.pids().unwrap().len() < 4 && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let pids = cg.mgr.pids().unwrap();
     assert!(
         pids.contains(&cg.pid(a)) && pids.contains(&cg.pid(b)),
@@ -521,28 +525,40 @@ fn device_rules_block_a_disk_and_allow_dev_null() {
         })
         .filter_map(|e| std::fs::read_to_string(e.path().join("dev")).ok())
         .map(|s| s.trim().replace(':', " "))
-        .next()
-        .unwrap_or_else(|| "7 0".into());
-    // Nodes on a local tmpfs (the VM's shared folders refuse device nodes).
-    let base = ["/dev/shm", "/run", "/tmp"]
-        .iter()
-        .find(|d| Path::new(d).is_dir())
-        .unwrap();
-    let tmp = PathBuf::from(base).join(format!("hull-devtest-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir(&tmp).unwrap();
+        .chain(["7 0".to_string()]);
+    // The nodes live on a tmpfs mounted (without nodev) in a private mount namespace of the
+    // child: nothing appears on the host, and /dev/shm's nodev cannot get in the way.
+    let base = std::env::temp_dir().join(format!("hull-devtest-{}", std::process::id()));
+    std::fs::create_dir_all(&base).unwrap();
     struct Rm(PathBuf);
     impl Drop for Rm {
         fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
+            let _ = std::fs::remove_dir(&self.0);
         }
     }
-    let _rm = Rm(tmp.clone());
-    let t = tmp.display();
+    let _rm = Rm(base.clone());
+    let t = base.display();
+    // Control: pick a block device that, outside the cgroup, is not refused with EPERM (this
+    // host's sandbox itself forbids its system disk); a loop device number always qualifies.
+    let disk = disk
+        .into_iter()
+        .find(|disk| {
+            let control = Command::new("unshare")
+                .args(["-m", "sh", "-c"])
+                .arg(format!(
+                    "mount -t tmpfs hull-devtest {t} || exit 9; mknod {t}/disk b {disk}; head -c0 {t}/disk"
+                ))
+                .output()
+                .unwrap();
+            assert_ne!(control.status.code(), Some(9), "tmpfs mount failed");
+            !String::from_utf8_lossy(&control.stderr).contains("Operation not permitted")
+        })
+        .expect("a block device number not blocked outside the cgroup");
     let i = cg.spawn(&format!(
-        "mknod {t}/disk b {disk} && echo mknod-ok; \
+        "exec unshare -m sh -c 'mount -t tmpfs hull-devtest {t} || exit 9; \
+         mknod {t}/disk b {disk} && echo mknod-ok; \
          if head -c0 {t}/disk; then echo disk-opened; fi; \
-         mknod {t}/null c 1 3 && echo hi >{t}/null && echo null-ok"
+         mknod {t}/null c 1 3 && echo hi >{t}/null && echo null-ok'"
     ));
     let (s, out, err) = cg.wait(i, Duration::from_secs(20));
     assert!(s.success(), "{out} {err}");
