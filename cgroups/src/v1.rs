@@ -567,6 +567,15 @@ impl CgroupManager for V1Manager {
     }
 
     fn kill_all(&self, signal: i32) -> Result<(), CgroupError> {
+        // Hybrid: the processes are also in the cgroup2 twin, whose cgroup.kill (5.14+) kills
+        // them all atomically, controllers or not.
+        if signal == libc::SIGKILL {
+            if let Some(kill) = self.path.unified.as_ref().map(|d| d.join("cgroup.kill")) {
+                if kill.exists() {
+                    return fs::write(&kill, "1");
+                }
+            }
+        }
         let frozen = self.freeze().is_ok();
         let dir = self.all_dirs().into_iter().next().unwrap_or_default();
         let r = self.pids().and_then(|p| fs::signal_pids(&dir, &p, signal));

@@ -718,3 +718,67 @@ fn validate_against_this_host() {
     }
     validate(&resources(), layout).unwrap();
 }
+
+/// struct clone_args (linux/sched.h), up to `cgroup` (CLONE_ARGS_SIZE_VER2).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+#[test]
+fn clone_into_cgroup_with_the_dir_fd() {
+    if !root_or_skip("clone_into_cgroup") {
+        return;
+    }
+    let cg = TestCg::new("clone3");
+    let Some(fd) = cg.mgr.open_dir_fd() else {
+        assert_ne!(cg.layout(), Layout::Unified, "v2 must give a directory fd");
+        return;
+    };
+    use std::os::fd::AsRawFd;
+    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+    let mut args = CloneArgs {
+        flags: CLONE_INTO_CGROUP,
+        exit_signal: libc::SIGCHLD as u64,
+        cgroup: fd.as_raw_fd() as u64,
+        ..Default::default()
+    };
+    // SAFETY: clone3 with a valid clone_args; the child only calls async-signal-safe pause()
+    // and _exit() before it is killed, so forking from this threaded test process is sound.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    if pid == 0 {
+        // SAFETY: async-signal-safe calls only, in the child.
+        unsafe {
+            libc::pause();
+            libc::_exit(0);
+        }
+    }
+    assert!(pid > 0, "clone3: {}", std::io::Error::last_os_error());
+    let pid = pid as i32;
+    let in_cg = cg.mgr.pids().unwrap().contains(&pid);
+    let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    // SAFETY: plain syscalls on the child we just created.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+        libc::waitpid(pid, std::ptr::null_mut(), 0);
+    }
+    assert!(in_cg, "child born in the cgroup: {own}");
+    assert!(own.contains(&cg.mgr.path().inner), "{own}");
+}
