@@ -87,7 +87,7 @@ pub fn resolve_path(
 }
 
 /// A container's cgroup, whatever the layout.
-pub trait CgroupManager {
+pub trait CgroupManager: Send + Sync {
     /// mkdir -p; v2: enable the available controllers in every ancestor's cgroup.subtree_control.
     fn create(&self) -> Result<(), CgroupError>;
     /// Write every given resource (also used by `hull update`).
