@@ -116,18 +116,26 @@ pub fn pids_recursive(dir: &Path, out: &mut Vec<i32>) -> Result<(), CgroupError>
     Ok(())
 }
 
-/// rmdir `dir` and its sub-cgroups bottom-up. EBUSY (a process still exiting) is retried until
-/// `deadline`; a directory already gone is fine.
+/// rmdir `dir` and its sub-cgroups bottom-up. cgroupfs answers EBUSY both for a directory with
+/// sub-cgroups (those are then removed first) and for one whose last process is still exiting
+/// (retried with back-off until `deadline`). A directory already gone is fine.
 pub fn remove_tree(dir: &Path, deadline: Instant) -> Result<(), CgroupError> {
-    for c in children(dir)? {
-        remove_tree(&c, deadline)?;
-    }
     let mut delay = Duration::from_millis(1);
     loop {
         match std::fs::remove_dir(dir) {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
-            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY) | Some(libc::ENOTEMPTY)) => {
+                let kids = children(dir)?;
+                if !kids.is_empty() {
+                    for c in kids {
+                        remove_tree(&c, deadline)?;
+                    }
+                    continue;
+                }
+                if Instant::now() >= deadline {
+                    return Err(CgroupError::io(dir, e));
+                }
                 std::thread::sleep(delay);
                 delay = (delay * 2).min(Duration::from_millis(50));
             }

@@ -115,24 +115,35 @@ pub trait CgroupManager: Send + Sync {
 /// The manager for `path`'s layout. Works as well on a CgroupPath read back from state.json in
 /// another process (no state besides the path is needed).
 pub fn manager(path: &CgroupPath) -> Result<Box<dyn CgroupManager>, CgroupError> {
-    let text = std::fs::read_to_string("/proc/self/mountinfo")
-        .map_err(|e| CgroupError::io("/proc/self/mountinfo", e))?;
-    let mounts = mountinfo::parse_mountinfo(&text)?;
+    // Mount points recorded at resolve time; mountinfo only for paths stored without them.
+    let mut mounts = path.mounts.clone();
+    let wanted = |m: &std::collections::BTreeMap<String, PathBuf>| match path.layout {
+        Layout::Unified => m.contains_key(""),
+        _ => path.v1.keys().all(|c| m.contains_key(c)),
+    };
+    if !wanted(&mounts) {
+        let text = std::fs::read_to_string("/proc/self/mountinfo")
+            .map_err(|e| CgroupError::io("/proc/self/mountinfo", e))?;
+        let found = mountinfo::parse_mountinfo(&text)?;
+        if let Some(m) = mountinfo::v2_mount(&found) {
+            mounts.insert(String::new(), m.mount_point.clone());
+        }
+        for ctrl in path.v1.keys() {
+            if let Some(m) = mountinfo::v1_mount(&found, ctrl) {
+                mounts.insert(ctrl.clone(), m.mount_point.clone());
+            }
+        }
+    }
     match path.layout {
         Layout::Unified => {
-            let root = mountinfo::v2_mount(&mounts)
-                .map(|m| m.mount_point.clone())
+            let root = mounts
+                .remove("")
                 .ok_or_else(|| CgroupError::NoCgroupMount(" (no cgroup2 mount)".into()))?;
             Ok(Box::new(V2Manager::new(path, root)?))
         }
         Layout::Hybrid | Layout::Legacy => {
-            let mut roots = std::collections::BTreeMap::new();
-            for ctrl in path.v1.keys() {
-                if let Some(m) = mountinfo::v1_mount(&mounts, ctrl) {
-                    roots.insert(ctrl.clone(), m.mount_point.clone());
-                }
-            }
-            Ok(Box::new(V1Manager::new(path, roots)))
+            mounts.remove("");
+            Ok(Box::new(V1Manager::new(path, mounts)))
         }
     }
 }

@@ -18,6 +18,10 @@ pub struct CgroupPath {
     pub unified: Option<PathBuf>,
     /// v1 controller (or named hierarchy, "name=systemd") → directory. Empty on Unified.
     pub v1: BTreeMap<String, PathBuf>,
+    /// Mount points of the hierarchies used ("" = cgroup2, else the v1 controller), so that
+    /// [`crate::manager`] need not read mountinfo again in later commands.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub mounts: BTreeMap<String, PathBuf>,
 }
 
 impl std::fmt::Display for CgroupPath {
@@ -199,6 +203,7 @@ pub fn resolve_with(
         inner: String::new(),
         unified: None,
         v1: BTreeMap::new(),
+        mounts: BTreeMap::new(),
     };
     if host.layout != Layout::Legacy {
         let m = v2_mount(&host.mounts).ok_or_else(|| missing("cgroup2 mount"))?;
@@ -216,6 +221,7 @@ pub fn resolve_with(
         };
         let inner = join_inner(&base, &parts);
         out.unified = Some(dir_in_mount(m, &inner));
+        out.mounts.insert(String::new(), m.mount_point.clone());
         out.inner = inner;
     }
     if host.layout != Layout::Unified {
@@ -230,7 +236,8 @@ pub fn resolve_with(
             if out.inner.is_empty() || host.layout == Layout::Legacy && out.v1.is_empty() {
                 out.inner = inner.clone();
             }
-            out.v1.insert(ctrl, dir_in_mount(m, &inner));
+            out.v1.insert(ctrl.clone(), dir_in_mount(m, &inner));
+            out.mounts.insert(ctrl, m.mount_point.clone());
         }
     }
     Ok(out)

@@ -342,7 +342,12 @@ impl V1Manager {
 impl CgroupManager for V1Manager {
     fn create(&self) -> Result<(), CgroupError> {
         for d in self.all_dirs() {
-            fs::mkdir_p(&d)?;
+            // Usually the parent exists: one mkdir; create_dir_all only when it does not.
+            match std::fs::create_dir(&d) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(_) => fs::mkdir_p(&d)?,
+            }
         }
         self.init_cpuset()
     }

@@ -495,6 +495,10 @@ fn reopen_from_persisted_path() {
     assert!(cg.mgr.is_frozen().unwrap());
     again.thaw().unwrap();
     assert!(!cg.mgr.is_frozen().unwrap());
+    // A path stored without mount points (older state) falls back to mountinfo.
+    let mut bare = path.clone();
+    bare.mounts.clear();
+    assert!(manager(&bare).unwrap().pids().unwrap().contains(&cg.pid(i)));
     let fd = again.open_dir_fd();
     assert_eq!(fd.is_some(), path.layout == Layout::Unified);
 }
