@@ -144,6 +144,25 @@ pub fn remove_tree(dir: &Path, deadline: Instant) -> Result<(), CgroupError> {
     }
 }
 
+/// After `dir` is gone: rmdir its empty ancestors named "*.slice" (made by hull for a systemd-form
+/// path), stopping below `top` (the hierarchy's mount point) or at the first one still in use.
+pub fn remove_empty_slices(dir: &Path, top: Option<&Path>) {
+    let mut cur = dir.parent();
+    while let Some(p) = cur {
+        if Some(p) == top
+            || !p
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().ends_with(".slice"))
+        {
+            break;
+        }
+        if std::fs::remove_dir(p).is_err() {
+            break;
+        }
+        cur = p.parent();
+    }
+}
+
 /// Poll `cond` until true or `timeout` passes.
 pub fn wait_for(
     path: &Path,

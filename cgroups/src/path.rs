@@ -22,6 +22,10 @@ pub struct CgroupPath {
     /// [`crate::manager`] need not read mountinfo again in later commands.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub mounts: BTreeMap<String, PathBuf>,
+    /// Resolved from the systemd "slice:prefix:name" form: hull made the slice directories
+    /// itself (there is no systemd), so `destroy` also removes those that end up empty.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub systemd: bool,
 }
 
 impl std::fmt::Display for CgroupPath {
@@ -204,6 +208,7 @@ pub fn resolve_with(
         unified: None,
         v1: BTreeMap::new(),
         mounts: BTreeMap::new(),
+        systemd,
     };
     if host.layout != Layout::Legacy {
         let m = v2_mount(&host.mounts).ok_or_else(|| missing("cgroup2 mount"))?;

@@ -233,6 +233,8 @@ fn systemd_paths() {
         p.unified,
         Some(PathBuf::from("/sys/fs/cgroup/system.slice/hull-c9.scope"))
     );
+    assert!(p.systemd);
+    assert!(!resolve_with(&h, None, "c9", false).unwrap().systemd);
 }
 
 #[test]

@@ -596,6 +596,14 @@ impl CgroupManager for V1Manager {
         for d in self.all_dirs() {
             if let Err(e) = fs::remove_tree(&d, deadline) {
                 first_err.get_or_insert(e);
+            } else if self.path.systemd {
+                let top = self
+                    .path
+                    .mounts
+                    .values()
+                    .find(|m| d.starts_with(m))
+                    .map(PathBuf::as_path);
+                fs::remove_empty_slices(&d, top.or(Some(Path::new("/sys/fs/cgroup"))));
             }
         }
         first_err.map_or(Ok(()), Err)

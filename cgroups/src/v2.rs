@@ -400,7 +400,11 @@ impl CgroupManager for V2Manager {
     }
 
     fn destroy(&self) -> Result<(), CgroupError> {
-        fs::remove_tree(&self.dir, Instant::now() + DESTROY_TIMEOUT)
+        fs::remove_tree(&self.dir, Instant::now() + DESTROY_TIMEOUT)?;
+        if self.path.systemd {
+            fs::remove_empty_slices(&self.dir, Some(&self.root));
+        }
+        Ok(())
     }
 
     fn path(&self) -> &CgroupPath {

@@ -786,3 +786,92 @@ fn clone_into_cgroup_with_the_dir_fd() {
     assert!(in_cg, "child born in the cgroup: {own}");
     assert!(own.contains(&cg.mgr.path().inner), "{own}");
 }
+
+#[test]
+fn systemd_form_creates_and_removes_its_slices() {
+    if !root_or_skip("systemd_form") {
+        return;
+    }
+    let pid = std::process::id();
+    let spec = format!("hulltest-s{pid}.slice:hull:c{pid}");
+    let path = resolve_path(Some(&spec), "unused", true).unwrap();
+    let want = format!("/hulltest.slice/hulltest-s{pid}.slice/hull-c{pid}.scope");
+    assert_eq!(path.inner, want);
+    let mgr = manager(&path).unwrap();
+    struct Guard(Box<dyn CgroupManager>);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            let _ = self.0.destroy();
+        }
+    }
+    let g = Guard(mgr);
+    g.0.create().unwrap();
+    let dirs: Vec<PathBuf> = path
+        .v1
+        .values()
+        .chain(path.unified.iter())
+        .cloned()
+        .collect();
+    for d in &dirs {
+        assert!(
+            d.is_dir() && d.ends_with(want.trim_start_matches('/')),
+            "{}",
+            d.display()
+        );
+    }
+    g.0.destroy().unwrap();
+    for d in &dirs {
+        // The scope and both slices hull made are gone; the hierarchy root stays.
+        let top = d.parent().unwrap().parent().unwrap().parent().unwrap();
+        assert!(!top.join("hulltest.slice").exists(), "{}", top.display());
+        assert!(top.is_dir());
+    }
+}
+
+#[test]
+fn unified_keys_are_written_or_refused() {
+    if !root_or_skip("unified") {
+        return;
+    }
+    let cg = TestCg::new("unified");
+    let uni = |k: &str, v: &str| {
+        let mut m = std::collections::HashMap::new();
+        m.insert(k.to_string(), v.to_string());
+        LinuxResourcesBuilder::default().unified(m).build().unwrap()
+    };
+    let twin = cg.mgr.path().unified.clone();
+    match cg.layout() {
+        Layout::Legacy => {
+            let e = cg
+                .mgr
+                .apply(&uni("cgroup.max.descendants", "5"))
+                .unwrap_err();
+            assert!(e.to_string().contains("unified"), "{e}");
+            return;
+        }
+        Layout::Unified => {
+            cg.mgr.apply(&uni("memory.high", "52428800")).unwrap();
+            assert_eq!(cg.read("memory", "memory.high"), "52428800");
+        }
+        Layout::Hybrid => {}
+    }
+    // cgroup2 core files exist on Unified and in the Hybrid twin.
+    cg.mgr.apply(&uni("cgroup.max.descendants", "5")).unwrap();
+    let f = twin.unwrap().join("cgroup.max.descendants");
+    assert_eq!(std::fs::read_to_string(f).unwrap().trim(), "5");
+    let e = cg
+        .mgr
+        .apply(&uni("memory.nonexistent", "1"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("unified.memory.nonexistent") && e.contains("does not exist"),
+        "{e}"
+    );
+    let e = cg
+        .mgr
+        .apply(&uni("../cgroup.procs", "1"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("path separators"), "{e}");
+}
