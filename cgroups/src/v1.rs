@@ -92,7 +92,11 @@ impl V1Manager {
     fn apply_memory(&self, res: &LinuxResources) -> Result<(), CgroupError> {
         let Some(m) = res.memory() else { return Ok(()) };
         let limit = m.limit().filter(|l| *l != 0);
-        let swap = m.swap().filter(|s| *s != 0);
+        // Without swap accounting there is no memsw file; "unlimited" then needs no write.
+        let memsw_exists = self
+            .dir("memory")
+            .is_some_and(|d| d.join("memory.memsw.limit_in_bytes").exists());
+        let swap = m.swap().filter(|s| *s != 0 && (*s != -1 || memsw_exists));
         if m.check_before_update() == Some(true) {
             if let Some(l) = limit.filter(|l| *l > 0) {
                 let cur =
