@@ -446,3 +446,67 @@ pub fn attach_replacing(cgroup: &OwnedFd, prog: &OwnedFd, path: &Path) -> Result
     }
     Ok(())
 }
+
+/// Parse one devices.list line ("c 1:3 rwm", "a *:* rwm") as an allow rule.
+pub fn parse_v1_list_line(line: &str) -> Option<DeviceRule> {
+    let mut it = line.split_whitespace();
+    let kind = it.next()?.chars().next()?;
+    let (maj, min) = it.next()?.split_once(':')?;
+    let access = parse_access(it.next()?).ok()?;
+    let num = |s: &str| -> Option<Option<u32>> {
+        if s == "*" {
+            Some(None)
+        } else {
+            s.parse().ok().map(Some)
+        }
+    };
+    Some(DeviceRule {
+        allow: true,
+        kind,
+        major: num(maj)?,
+        minor: num(min)?,
+        access,
+    })
+}
+
+/// The writes that take a v1 devices cgroup from its current `devices.list` to `rules` without
+/// a moment where a device allowed before and after is denied (the plain way, "deny all" then
+/// the allows, briefly denies everything in a running container). Returns None when there is no
+/// such path (the cgroup currently allows all, or the target is not "deny all + allows"); the
+/// caller then writes the rules in order. Each item: (allow?, line).
+pub fn v1_update_plan(current_list: &str, rules: &[DeviceRule]) -> Option<Vec<(bool, String)>> {
+    let (default_allow, target) = effective(rules);
+    let current: Vec<DeviceRule> = current_list
+        .lines()
+        .filter_map(parse_v1_list_line)
+        .collect();
+    if default_allow
+        || target.iter().any(|r| !r.allow)
+        || current.iter().any(DeviceRule::is_wildcard_all)
+    {
+        return None;
+    }
+    let same_dev = |a: &DeviceRule, b: &DeviceRule| {
+        a.kind == b.kind && a.major == b.major && a.minor == b.minor
+    };
+    let mut plan: Vec<(bool, String)> = target.iter().map(|r| (true, r.v1_line())).collect();
+    for c in &current {
+        let keep = target
+            .iter()
+            .filter(|t| same_dev(t, c))
+            .fold(0, |a, t| a | t.access);
+        let drop = c.access & !keep;
+        if drop != 0 {
+            plan.push((
+                false,
+                DeviceRule {
+                    allow: false,
+                    access: drop,
+                    ..*c
+                }
+                .v1_line(),
+            ));
+        }
+    }
+    Some(plan)
+}

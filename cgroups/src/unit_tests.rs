@@ -641,3 +641,49 @@ fn stats_parsers_and_shape() {
     assert_eq!(j["pids"]["current"], 2);
     assert!(j["blkio"].as_object().unwrap().is_empty());
 }
+
+#[test]
+fn v1_device_update_plan_never_drops_kept_devices() {
+    let rules = devices::rules_from_oci(&default_device_rules()).unwrap();
+    // From allow-all (a fresh cgroup) there is no gap-free path: write in order.
+    assert!(devices::v1_update_plan("a *:* rwm\n", &rules).is_none());
+    // From the defaults to defaults minus urandom plus kmsg read-only, and null without mknod.
+    let current = rules
+        .iter()
+        .skip(1)
+        .map(|r| r.v1_line() + "\n")
+        .collect::<String>();
+    let mut target: Vec<DeviceRule> = rules
+        .iter()
+        .filter(|r| r.major != Some(1) || r.minor != Some(9))
+        .copied()
+        .collect();
+    for r in target.iter_mut() {
+        if r.major == Some(1) && r.minor == Some(3) {
+            r.access = ACC_READ | ACC_WRITE;
+        }
+    }
+    target.push(DeviceRule {
+        allow: true,
+        kind: 'c',
+        major: Some(1),
+        minor: Some(11),
+        access: ACC_READ,
+    });
+    let plan = devices::v1_update_plan(&current, &target).unwrap();
+    let denies: Vec<&str> = plan
+        .iter()
+        .filter(|(a, _)| !a)
+        .map(|(_, l)| l.as_str())
+        .collect();
+    assert_eq!(denies, vec!["c 1:3 m", "c 1:9 rwm"]);
+    assert!(plan.contains(&(true, "c 1:11 r".to_string())));
+    // Allows come before denies, and no deny-all is written.
+    let first_deny = plan.iter().position(|(a, _)| !a).unwrap();
+    assert!(plan[..first_deny].iter().all(|(a, _)| *a));
+    assert!(!plan.iter().any(|(_, l)| l == "a *:* rwm" || l == "a"));
+    assert_eq!(
+        devices::parse_v1_list_line("b *:* m").unwrap().v1_line(),
+        "b *:* m"
+    );
+}

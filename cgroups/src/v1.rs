@@ -318,6 +318,18 @@ impl V1Manager {
             return Ok(());
         };
         let rules = devices::rules_from_oci(rules)?;
+        let list = self.file("devices", "devices.list", "devices")?;
+        if let Some(plan) = devices::v1_update_plan(&fs::read(&list)?, &rules) {
+            for (allow, line) in plan {
+                let file = if allow {
+                    "devices.allow"
+                } else {
+                    "devices.deny"
+                };
+                self.set("devices", file, &line, "devices")?;
+            }
+            return Ok(());
+        }
         for r in &rules {
             let file = if r.allow {
                 "devices.allow"

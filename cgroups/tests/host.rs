@@ -518,6 +518,25 @@ fn device_rules_block_a_disk_and_allow_dev_null() {
         let list = cg.read("devices", "devices.list");
         assert!(list.lines().any(|l| l == "c 1:3 rwm"), "{list}");
         assert!(!list.lines().any(|l| l == "a *:* rwm"), "{list}");
+        // An update (hull update): drop urandom, add kmsg read-only; the rest stays.
+        let mut rules: Vec<_> = default_device_rules()
+            .into_iter()
+            .filter(|r| r.minor() != Some(9))
+            .collect();
+        let mut kmsg = rules[3].clone();
+        kmsg.set_minor(Some(11));
+        kmsg.set_access(Some("r".into()));
+        rules.push(kmsg);
+        let upd = LinuxResourcesBuilder::default()
+            .devices(rules)
+            .build()
+            .unwrap();
+        cg.mgr.apply(&upd).unwrap();
+        let list = cg.read("devices", "devices.list");
+        assert!(list.lines().any(|l| l == "c 1:11 r"), "{list}");
+        assert!(!list.lines().any(|l| l.starts_with("c 1:9 ")), "{list}");
+        assert!(list.lines().any(|l| l == "c 1:3 rwm"), "{list}");
+        cg.mgr.apply(&res).unwrap();
     }
     // A real disk if there is one, else the first loop device number.
     let disk = std::fs::read_dir("/sys/block")
