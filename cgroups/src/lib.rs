@@ -62,9 +62,7 @@ impl std::fmt::Display for Layout {
 pub fn detect_layout() -> Result<Layout, CgroupError> {
     let text = std::fs::read_to_string("/proc/self/mountinfo")
         .map_err(|e| CgroupError::io("/proc/self/mountinfo", e))?;
-    let mounts = mountinfo::parse_mountinfo(&text)?;
-    let fs = std::fs::read_to_string("/proc/filesystems").ok();
-    mountinfo::layout_from_mounts(&mounts, fs.as_deref())
+    mountinfo::layout_with_hint(&mountinfo::parse_mountinfo(&text)?)
 }
 
 /// Resolve the OCI `linux.cgroupsPath` the way runc does.

@@ -124,6 +124,14 @@ pub fn layout_from_mounts(
     }
 }
 
+/// [`layout_from_mounts`], reading /proc/filesystems only to explain a failure.
+pub fn layout_with_hint(mounts: &[CgroupMount]) -> Result<Layout, CgroupError> {
+    layout_from_mounts(mounts, None).or_else(|_| {
+        let fs = std::fs::read_to_string("/proc/filesystems").ok();
+        layout_from_mounts(mounts, fs.as_deref())
+    })
+}
+
 /// The cgroup2 mount to use: /sys/fs/cgroup if it is one, else /sys/fs/cgroup/unified, else the first.
 pub fn v2_mount(mounts: &[CgroupMount]) -> Option<&CgroupMount> {
     let v2: Vec<&CgroupMount> = mounts.iter().filter(|m| m.v2).collect();
@@ -191,8 +199,7 @@ impl HostCgroups {
         let text = std::fs::read_to_string("/proc/self/mountinfo")
             .map_err(|e| CgroupError::io("/proc/self/mountinfo", e))?;
         let mounts = parse_mountinfo(&text)?;
-        let fs = std::fs::read_to_string("/proc/filesystems").ok();
-        let layout = layout_from_mounts(&mounts, fs.as_deref())?;
+        let layout = layout_with_hint(&mounts)?;
         let own = std::fs::read_to_string("/proc/self/cgroup")
             .map_err(|e| CgroupError::io("/proc/self/cgroup", e))?;
         Ok(HostCgroups {
