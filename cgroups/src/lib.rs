@@ -110,6 +110,14 @@ pub trait CgroupManager: Send + Sync {
     fn path(&self) -> &CgroupPath;
 }
 
+impl std::fmt::Debug for dyn CgroupManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CgroupManager")
+            .field("path", self.path())
+            .finish()
+    }
+}
+
 /// The manager for `path`'s layout. Works as well on a CgroupPath read back from state.json in
 /// another process (no state besides the path is needed).
 pub fn manager(path: &CgroupPath) -> Result<Box<dyn CgroupManager>, CgroupError> {
@@ -142,6 +150,34 @@ pub fn manager(path: &CgroupPath) -> Result<Box<dyn CgroupManager>, CgroupError>
         Layout::Hybrid | Layout::Legacy => {
             mounts.remove("");
             Ok(Box::new(V1Manager::new(path, mounts)))
+        }
+    }
+}
+
+/// What `hull create` needs before it clones: validate `res` against the host, resolve the
+/// path, create the cgroup and apply the resources. If anything fails after the directories were
+/// made they are removed again, so bad input leaves nothing behind. Device rules are applied as
+/// given: put [`default_device_rules`] in front of the config's rules first (as runc does).
+pub fn prepare(
+    res: Option<&LinuxResources>,
+    cgroups_path: Option<&str>,
+    id: &str,
+    systemd: bool,
+) -> Result<Box<dyn CgroupManager>, CgroupError> {
+    let path = resolve_path(cgroups_path, id, systemd)?;
+    if let Some(res) = res {
+        validate(res, path.layout)?;
+    }
+    let mgr = manager(&path)?;
+    let made = mgr.create().and_then(|()| match res {
+        Some(res) => mgr.apply(res),
+        None => Ok(()),
+    });
+    match made {
+        Ok(()) => Ok(mgr),
+        Err(e) => {
+            let _ = mgr.destroy();
+            Err(e)
         }
     }
 }

@@ -901,3 +901,52 @@ fn unified_keys_are_written_or_refused() {
         .to_string();
     assert!(e.contains("path separators"), "{e}");
 }
+
+#[test]
+fn prepare_leaves_nothing_behind_on_bad_input() {
+    if !root_or_skip("prepare") {
+        return;
+    }
+    let p = format!("/hull-test-{}-prepare", std::process::id());
+    let dirs = |path: &CgroupPath| -> Vec<PathBuf> {
+        path.v1
+            .values()
+            .chain(path.unified.iter())
+            .cloned()
+            .collect()
+    };
+    let path = resolve_path(Some(&p), "x", false).unwrap();
+    // Invalid value: refused by validate before anything exists.
+    let bad = LinuxResourcesBuilder::default()
+        .pids(LinuxPidsBuilder::default().limit(-3).build().unwrap())
+        .build()
+        .unwrap();
+    let e = hull_cgroups::prepare(Some(&bad), Some(&p), "x", false).unwrap_err();
+    assert!(e.to_string().contains("pids.limit"), "{e}");
+    // Valid values but a device rule the kernel refuses at apply time is impossible to build,
+    // so use a value only the kernel rejects: a cpuset CPU that does not exist.
+    let nproc = std::thread::available_parallelism().unwrap().get();
+    let kernel_bad = LinuxResourcesBuilder::default()
+        .cpu(
+            LinuxCpuBuilder::default()
+                .cpus(format!("{}", nproc + 100))
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let e = hull_cgroups::prepare(Some(&kernel_bad), Some(&p), "x", false).unwrap_err();
+    assert!(e.to_string().contains("cpuset.cpus"), "{e}");
+    for d in dirs(&path) {
+        assert!(!d.exists(), "{} left behind", d.display());
+    }
+    // And a good one is there until destroyed.
+    let mgr = hull_cgroups::prepare(Some(&resources()), Some(&p), "x", false).unwrap();
+    let made = dirs(mgr.path());
+    let all_there = made.iter().all(|d| d.is_dir());
+    mgr.destroy().unwrap();
+    assert!(all_there);
+    for d in made {
+        assert!(!d.exists(), "{} left behind", d.display());
+    }
+}
