@@ -1,0 +1,46 @@
+//! Compile time and size of the engine default profile.
+//! `cargo run -p hull-seccomp --release --example compile_bench [PROFILE] [ITERATIONS]`
+use std::time::Instant;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let path = args
+        .next()
+        .unwrap_or_else(|| "/usr/share/containers/seccomp.json".into());
+    let iterations: u32 = args.next().and_then(|n| n.parse().ok()).unwrap_or(1000);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let spec = hull_seccomp::engine::to_oci(&text, hull_seccomp::engine::PODMAN_DEFAULT_CAPS)
+        .expect("profile converts");
+    let json = serde_json::to_string(&spec).unwrap();
+    // First compile includes the one-time kernel probe.
+    let t = Instant::now();
+    let c = hull_seccomp::compile(&spec).expect("compiles");
+    let first = t.elapsed();
+    let t = Instant::now();
+    for _ in 0..iterations {
+        std::hint::black_box(hull_seccomp::compile(std::hint::black_box(&spec)).unwrap());
+    }
+    let compile = t.elapsed() / iterations;
+    let t = Instant::now();
+    for _ in 0..iterations {
+        let s = hull_seccomp::parse_profile(std::hint::black_box(&json)).unwrap();
+        std::hint::black_box(hull_seccomp::compile(&s).unwrap());
+    }
+    let parse_compile = t.elapsed() / iterations;
+    let names: usize = spec
+        .syscalls()
+        .iter()
+        .flatten()
+        .map(|s| s.names().len())
+        .sum();
+    println!(
+        "profile: {path} ({} rules, {names} names, arches {:?})",
+        spec.syscalls().as_ref().map_or(0, |s| s.len()),
+        spec.architectures().as_ref().map(|a| a.len())
+    );
+    println!("instructions: {}", c.instruction_count());
+    println!("warnings: {}", c.warnings().len());
+    println!("first compile (with kernel probe): {first:?}");
+    println!("compile (median-free mean of {iterations}): {compile:?}");
+    println!("parse JSON + compile: {parse_compile:?}");
+}

@@ -1,0 +1,394 @@
+//! OCI profile -> classic BPF.
+//!
+//! Program layout (execution order):
+//!
+//! ```text
+//!   ld  arch
+//!   jeq AUDIT_ARCH_1 -> S1          one test per audit arch, the native one first
+//!   jeq AUDIT_ARCH_2 -> S2
+//!   ret KILL_THREAD                 arch not in the profile (libseccomp's default bad-arch action)
+//! S1: ld nr
+//!   [x86_64: jge 0x40000000 -> HI]  x32 numbers: x32 part, or bad arch when x32 is not listed
+//!   binary search over the sorted syscall numbers that have rules (jge pivots), down to leaves of
+//!   at most LEAF syscalls:  jeq nr_a -> Ra; jeq nr_b -> Rb; ...; ret DEFAULT; Ra: ...; Rb: ...
+//!   where a rule block tests each rule's argument conditions (AND) in turn and returns its action.
+//! ```
+//!
+//! Each syscall number is compared once per lookup; rule blocks sit right after their leaf so all
+//! but the top pivots use short jumps.
+
+use std::collections::BTreeMap;
+
+use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction, LinuxSyscall};
+
+use crate::bpf::{self, Builder, Label, BPF_JEQ, BPF_JGE, BPF_JGT};
+use crate::names::{self, ArchInfo, Cmp, X32_SYSCALL_BIT};
+use crate::SeccompError;
+
+/// Syscalls per leaf of the search tree (linear `jeq` chain).
+const LEAF: usize = 6;
+
+/// One argument condition, already validated.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Cond {
+    pub(crate) index: u32,
+    pub(crate) cmp: Cmp,
+    pub(crate) value: u64,
+    pub(crate) value_two: u64,
+}
+
+/// One rule of one syscall: all conditions must hold (AND) to return `ret`.
+#[derive(Debug, Clone)]
+pub(crate) struct Rule {
+    pub(crate) ret: u32,
+    pub(crate) conds: Vec<Cond>,
+}
+
+/// The validated profile, independent of the kernel.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    pub(crate) default_ret: u32,
+    pub(crate) bad_arch_ret: u32,
+    /// Architectures to filter, native first, deduplicated.
+    pub(crate) arches: Vec<&'static ArchInfo>,
+    /// Rules in profile order: (syscall name, rule).
+    pub(crate) rules: Vec<(String, Rule)>,
+    /// Actions used (for the kernel support check), as `SECCOMP_RET_*` without data.
+    pub(crate) actions_used: Vec<(&'static str, u32)>,
+    pub(crate) flags: Vec<(&'static str, u32)>,
+    pub(crate) uses_notify: bool,
+    pub(crate) warnings: Vec<String>,
+}
+
+fn invalid(field: impl Into<String>, reason: impl Into<String>) -> SeccompError {
+    SeccompError::Invalid {
+        field: field.into(),
+        reason: reason.into(),
+    }
+}
+
+/// `action` + optional errnoRet -> full return value; `field` names the place in the profile.
+fn action_ret(
+    action: LinuxSeccompAction,
+    errno_ret: Option<u32>,
+    errno_field: &str,
+) -> Result<u32, SeccompError> {
+    let info = names::action(action);
+    match errno_ret {
+        Some(_) if !info.takes_data => Err(invalid(
+            errno_field,
+            format!(
+                "is only valid with SCMP_ACT_ERRNO or SCMP_ACT_TRACE, not {}",
+                info.name
+            ),
+        )),
+        Some(e) if e > libc::SECCOMP_RET_DATA => Err(invalid(
+            errno_field,
+            format!("{e} does not fit the 16-bit SECCOMP_RET_DATA (max 65535)"),
+        )),
+        Some(e) => Ok(info.ret | e),
+        // libseccomp/runc: ERRNO without errnoRet is EPERM; TRACE's message defaults to EPERM too.
+        None if info.takes_data => Ok(info.ret | libc::EPERM as u32),
+        None => Ok(info.ret),
+    }
+}
+
+/// Validate the profile and resolve every name; no kernel access.
+pub(crate) fn plan(spec: &LinuxSeccomp) -> Result<Plan, SeccompError> {
+    let mut warnings = Vec::new();
+    let default = spec.default_action();
+    if default == LinuxSeccompAction::ScmpActNotify {
+        return Err(invalid(
+            "defaultAction",
+            "SCMP_ACT_NOTIFY cannot be the default action (as in runc/libseccomp)",
+        ));
+    }
+    let default_ret = action_ret(default, spec.default_errno_ret(), "defaultErrnoRet")?;
+    let mut actions_used = vec![(names::action(default).name, names::action(default).ret)];
+
+    // Architectures: native always, then the listed ones.
+    let mut arches: Vec<&'static ArchInfo> = Vec::new();
+    if let Some(n) = names::native() {
+        arches.push(n);
+    }
+    for (i, a) in spec.architectures().iter().flatten().enumerate() {
+        match names::arch(*a) {
+            (_, Some(info)) => {
+                if !arches.iter().any(|x| std::ptr::eq(*x, info)) {
+                    arches.push(info);
+                }
+            }
+            (name, None) => warnings.push(format!(
+                "architectures[{i}]: {name} has no syscall table in hull and cannot run on this host; \
+                 its syscalls get the bad-arch action"
+            )),
+        }
+    }
+    if arches.is_empty() {
+        return Err(invalid(
+            "architectures",
+            "no architecture hull can filter (supported: x86_64, x86, x32, aarch64)",
+        ));
+    }
+
+    let mut flags = Vec::new();
+    for f in spec.flags().iter().flatten() {
+        let nf = names::flag(*f);
+        if !flags.contains(&nf) {
+            flags.push(nf);
+        }
+    }
+
+    let mut rules = Vec::new();
+    let mut uses_notify = false;
+    for (si, sc) in spec.syscalls().iter().flatten().enumerate() {
+        let field = format!("syscalls[{si}]");
+        let rule = rule_of(sc, &field)?;
+        let info = names::action(sc.action());
+        if sc.names().is_empty() {
+            return Err(invalid(format!("{field}.names"), "is empty"));
+        }
+        // A rule whose result is the default changes nothing (runc skips it too).
+        if rule.ret == default_ret {
+            continue;
+        }
+        if !actions_used.iter().any(|(n, _)| *n == info.name) {
+            actions_used.push((info.name, info.ret));
+        }
+        for (ni, name) in sc.names().iter().enumerate() {
+            if name.is_empty() {
+                return Err(invalid(
+                    format!("{field}.names[{ni}]"),
+                    "is an empty syscall name",
+                ));
+            }
+            if !arches.iter().any(|a| names::syscall_nr(a, name).is_some()) {
+                let list: Vec<&str> = arches.iter().map(|a| names::arch_name(a)).collect();
+                warnings.push(format!(
+                    "{field}.names[{ni}]: unknown syscall {name:?} on {} skipped",
+                    list.join(", ")
+                ));
+                continue;
+            }
+            if sc.action() == LinuxSeccompAction::ScmpActNotify {
+                uses_notify = true;
+            }
+            rules.push((name.clone(), rule.clone()));
+        }
+    }
+    if uses_notify && spec.listener_path().is_none() {
+        return Err(invalid(
+            "listenerPath",
+            "SCMP_ACT_NOTIFY is used but listenerPath is not set",
+        ));
+    }
+    Ok(Plan {
+        default_ret,
+        bad_arch_ret: libc::SECCOMP_RET_KILL_THREAD,
+        arches,
+        rules,
+        actions_used,
+        flags,
+        uses_notify,
+        warnings,
+    })
+}
+
+fn rule_of(sc: &LinuxSyscall, field: &str) -> Result<Rule, SeccompError> {
+    let ret = action_ret(sc.action(), sc.errno_ret(), &format!("{field}.errnoRet"))?;
+    let mut conds = Vec::new();
+    for (ai, a) in sc.args().iter().flatten().enumerate() {
+        if a.index() > 5 {
+            return Err(invalid(
+                format!("{field}.args[{ai}].index"),
+                format!("{} is out of range 0..=5", a.index()),
+            ));
+        }
+        let (_, cmp) = names::operator(a.op());
+        conds.push(Cond {
+            index: a.index() as u32,
+            cmp,
+            value: a.value(),
+            value_two: a.value_two().unwrap_or(0),
+        });
+    }
+    Ok(Rule { ret, conds })
+}
+
+/// Emit the program for a plan.
+pub(crate) fn emit(plan: &Plan) -> Vec<libc::sock_filter> {
+    let mut b = Builder::default();
+    // Group ABIs by audit arch (x86_64 and x32 share one), keeping the native-first order.
+    let mut groups: Vec<(u32, Vec<&ArchInfo>)> = Vec::new();
+    for a in &plan.arches {
+        match groups.iter_mut().find(|(audit, _)| *audit == a.audit) {
+            Some((_, v)) => v.push(a),
+            None => groups.push((a.audit, vec![a])),
+        }
+    }
+    let mut sections = Vec::new();
+    for (_, abis) in groups.iter().rev() {
+        sections.push(emit_section(&mut b, plan, abis));
+    }
+    sections.reverse();
+    b.ret(plan.bad_arch_ret);
+    for ((audit, _), label) in groups.iter().zip(sections.iter()).rev() {
+        let next = b.here();
+        b.jump(BPF_JEQ, *audit, *label, next);
+    }
+    b.load(bpf::OFF_ARCH);
+    b.finish()
+}
+
+/// One audit arch: `ld nr`, then the ABI split (x86_64/x32) and the search trees.
+fn emit_section(b: &mut Builder, plan: &Plan, abis: &[&ArchInfo]) -> Label {
+    let low = abis.iter().find(|a| !a.x32_bit).copied();
+    let high = abis.iter().find(|a| a.x32_bit).copied();
+    let x86_64_family = abis.iter().any(|a| a.audit == names::AUDIT_ARCH_X86_64);
+    if x86_64_family {
+        // HI: numbers with the x32 bit. -1 (a tracer skipping the call) gets the default action.
+        match high {
+            Some(x32) => emit_tree(b, plan, x32),
+            None => b.ret(plan.bad_arch_ret),
+        };
+        let hi_rest = b.here();
+        b.ret(plan.default_ret);
+        let minus_one = b.here();
+        let hi = b.jump(BPF_JEQ, u32::MAX, minus_one, hi_rest);
+        let lo = match low {
+            Some(l) => emit_tree(b, plan, l),
+            None => b.ret(plan.bad_arch_ret),
+        };
+        b.jump(BPF_JGE, X32_SYSCALL_BIT, hi, lo);
+    } else {
+        emit_tree(b, plan, low.or(high).expect("a group has at least one ABI"));
+    }
+    b.load(bpf::OFF_NR)
+}
+
+/// The sorted syscall numbers of one ABI with their rules (most restrictive first), then the tree.
+fn emit_tree(b: &mut Builder, plan: &Plan, abi: &ArchInfo) -> Label {
+    let mut by_nr: BTreeMap<u32, Vec<Rule>> = BTreeMap::new();
+    for (name, rule) in &plan.rules {
+        if let Some(nr) = names::syscall_nr(abi, name) {
+            by_nr.entry(nr).or_default().push(rule.clone());
+        }
+    }
+    let entries: Vec<(u32, Vec<Rule>)> = by_nr
+        .into_iter()
+        .map(|(nr, rules)| {
+            // Rule precedence, as measured with runc 1.1.5 + libseccomp: the first unconditional
+            // rule of a syscall decides alone (it overrides conditional rules, whatever their
+            // order); otherwise the conditional rules are tried in profile order.
+            match rules.iter().find(|r| r.conds.is_empty()) {
+                Some(r) => (nr, vec![r.clone()]),
+                None => (nr, rules),
+            }
+        })
+        .collect();
+    if entries.is_empty() {
+        return b.ret(plan.default_ret);
+    }
+    emit_node(b, plan, abi, &entries)
+}
+
+fn emit_node(b: &mut Builder, plan: &Plan, abi: &ArchInfo, entries: &[(u32, Vec<Rule>)]) -> Label {
+    if entries.len() <= LEAF {
+        return emit_leaf(b, plan, abi, entries);
+    }
+    let mid = entries.len() / 2;
+    let right = emit_node(b, plan, abi, &entries[mid..]);
+    let left = emit_node(b, plan, abi, &entries[..mid]);
+    b.jump(BPF_JGE, entries[mid].0, right, left)
+}
+
+fn emit_leaf(b: &mut Builder, plan: &Plan, abi: &ArchInfo, entries: &[(u32, Vec<Rule>)]) -> Label {
+    // Rule blocks (placed after the jeq chain); unconditional returns shared within the leaf.
+    let mut shared: Vec<(u32, Label)> = Vec::new();
+    let mut targets = Vec::with_capacity(entries.len());
+    for (_, rules) in entries.iter().rev() {
+        let label = if rules.len() == 1 && rules[0].conds.is_empty() {
+            let ret = rules[0].ret;
+            match shared.iter().find(|(r, _)| *r == ret) {
+                Some((_, l)) => *l,
+                None => {
+                    let l = b.ret(ret);
+                    shared.push((ret, l));
+                    l
+                }
+            }
+        } else {
+            emit_rules(b, plan, abi, rules)
+        };
+        targets.push(label);
+    }
+    targets.reverse();
+    b.ret(plan.default_ret);
+    for ((nr, _), target) in entries.iter().zip(targets.iter()).rev() {
+        let next = b.here();
+        b.jump(BPF_JEQ, *nr, *target, next);
+    }
+    b.here()
+}
+
+/// Rules of one syscall, tried in order; the first whose conditions all hold returns.
+fn emit_rules(b: &mut Builder, plan: &Plan, abi: &ArchInfo, rules: &[Rule]) -> Label {
+    let mut fail = if rules.last().is_some_and(|r| r.conds.is_empty()) {
+        0
+    } else {
+        b.ret(plan.default_ret)
+    };
+    for rule in rules.iter().rev() {
+        let mut succ = b.ret(rule.ret);
+        for c in rule.conds.iter().rev() {
+            succ = emit_cond(b, abi.bits32, c, succ, fail);
+        }
+        fail = succ;
+    }
+    fail
+}
+
+/// One argument comparison: falls through to `succ` when it holds, jumps to `fail` otherwise.
+/// 64-bit values are compared as (high word, low word) pairs; 32-bit ABIs compare the low word.
+fn emit_cond(b: &mut Builder, bits32: bool, c: &Cond, succ: Label, fail: Label) -> Label {
+    let lo_off = bpf::OFF_ARGS + 8 * c.index;
+    let hi_off = lo_off + 4;
+    let (vh, vl) = ((c.value >> 32) as u32, c.value as u32);
+    // Low word: the final decision.
+    match c.cmp {
+        Cmp::Eq => b.jump(BPF_JEQ, vl, succ, fail),
+        Cmp::Ne => b.jump(BPF_JEQ, vl, fail, succ),
+        Cmp::Gt => b.jump(BPF_JGT, vl, succ, fail),
+        Cmp::Ge => b.jump(BPF_JGE, vl, succ, fail),
+        Cmp::Lt => b.jump(BPF_JGE, vl, fail, succ),
+        Cmp::Le => b.jump(BPF_JGT, vl, fail, succ),
+        Cmp::MaskedEq => {
+            b.jump(BPF_JEQ, c.value_two as u32, succ, fail);
+            b.and(vl)
+        }
+    };
+    let lo = b.load(lo_off);
+    if bits32 {
+        return lo;
+    }
+    // High word: decide when it differs, go on to the low word when equal.
+    match c.cmp {
+        Cmp::Eq => b.jump(BPF_JEQ, vh, lo, fail),
+        Cmp::Ne => b.jump(BPF_JEQ, vh, lo, succ),
+        Cmp::Gt | Cmp::Ge => {
+            b.jump(BPF_JEQ, vh, lo, fail);
+            let eq = b.here();
+            b.jump(BPF_JGT, vh, succ, eq)
+        }
+        Cmp::Lt | Cmp::Le => {
+            b.jump(BPF_JEQ, vh, lo, succ);
+            let eq = b.here();
+            b.jump(BPF_JGT, vh, fail, eq)
+        }
+        Cmp::MaskedEq => {
+            b.jump(BPF_JEQ, (c.value_two >> 32) as u32, lo, fail);
+            b.and(vh)
+        }
+    };
+    b.load(hi_off)
+}
