@@ -9,24 +9,20 @@
 //!   ret KILL_THREAD                 arch not in the profile (libseccomp's default bad-arch action)
 //! S1: ld nr
 //!   [x86_64: jge 0x40000000 -> HI]  x32 numbers: x32 part, or bad arch when x32 is not listed
-//!   binary search over the sorted syscall numbers that have rules (jge pivots), down to leaves of
-//!   at most LEAF syscalls:  jeq nr_a -> Ra; jeq nr_b -> Rb; ...; ret DEFAULT; Ra: ...; Rb: ...
-//!   where a rule block tests each rule's argument conditions (AND) in turn and returns its action.
+//!   binary search (jge pivots) over the ABI's number space cut into segments: runs of
+//!   neighbouring numbers with the same unconditional result share a segment (`ret ACTION`),
+//!   numbers without rules get `ret DEFAULT`, a syscall with argument rules gets a rule block
+//!   that tests each rule's conditions (AND) in turn and returns its action.
 //! ```
 //!
-//! Each syscall number is compared once per lookup; rule blocks sit right after their leaf so all
-//! but the top pivots use short jumps.
-
-use std::collections::BTreeMap;
+//! A lookup compares the number with log2(segments) pivots and no number twice; rule blocks sit
+//! at their leaf, so only the top pivots need `ja` trampolines.
 
 use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction, LinuxSyscall};
 
 use crate::bpf::{self, Builder, Label, BPF_JEQ, BPF_JGE, BPF_JGT};
 use crate::names::{self, ArchInfo, Cmp, X32_SYSCALL_BIT};
 use crate::SeccompError;
-
-/// Syscalls per leaf of the search tree (linear `jeq` chain).
-const LEAF: usize = 6;
 
 /// One argument condition, already validated.
 #[derive(Debug, Clone, Copy)]
@@ -51,8 +47,10 @@ pub(crate) struct Plan {
     pub(crate) bad_arch_ret: u32,
     /// Architectures to filter, native first, deduplicated.
     pub(crate) arches: Vec<&'static ArchInfo>,
-    /// Rules in profile order: (syscall name, rule).
-    pub(crate) rules: Vec<(String, Rule)>,
+    /// One rule per `syscalls[]` entry, in profile order.
+    pub(crate) rules: Vec<Rule>,
+    /// Every resolved (ABI index in `arches`, syscall number, index in `rules`), profile order.
+    pub(crate) calls: Vec<(usize, u32, usize)>,
     /// Actions used (for the kernel support check), as `SECCOMP_RET_*` without data.
     pub(crate) actions_used: Vec<(&'static str, u32)>,
     pub(crate) flags: Vec<(&'static str, u32)>,
@@ -140,6 +138,7 @@ pub(crate) fn plan(spec: &LinuxSeccomp) -> Result<Plan, SeccompError> {
     }
 
     let mut rules = Vec::new();
+    let mut calls = Vec::new();
     let mut uses_notify = false;
     for (si, sc) in spec.syscalls().iter().flatten().enumerate() {
         let field = format!("syscalls[{si}]");
@@ -155,6 +154,8 @@ pub(crate) fn plan(spec: &LinuxSeccomp) -> Result<Plan, SeccompError> {
         if !actions_used.iter().any(|(n, _)| *n == info.name) {
             actions_used.push((info.name, info.ret));
         }
+        let rule_index = rules.len();
+        rules.push(rule);
         for (ni, name) in sc.names().iter().enumerate() {
             if name.is_empty() {
                 return Err(invalid(
@@ -162,7 +163,13 @@ pub(crate) fn plan(spec: &LinuxSeccomp) -> Result<Plan, SeccompError> {
                     "is an empty syscall name",
                 ));
             }
-            if !arches.iter().any(|a| names::syscall_nr(a, name).is_some()) {
+            let before = calls.len();
+            for (ai, a) in arches.iter().enumerate() {
+                if let Some(nr) = names::syscall_nr(a, name) {
+                    calls.push((ai, nr, rule_index));
+                }
+            }
+            if calls.len() == before {
                 let list: Vec<&str> = arches.iter().map(|a| names::arch_name(a)).collect();
                 warnings.push(format!(
                     "{field}.names[{ni}]: unknown syscall {name:?} on {} skipped",
@@ -173,7 +180,6 @@ pub(crate) fn plan(spec: &LinuxSeccomp) -> Result<Plan, SeccompError> {
             if sc.action() == LinuxSeccompAction::ScmpActNotify {
                 uses_notify = true;
             }
-            rules.push((name.clone(), rule.clone()));
         }
     }
     if uses_notify && spec.listener_path().is_none() {
@@ -187,6 +193,7 @@ pub(crate) fn plan(spec: &LinuxSeccomp) -> Result<Plan, SeccompError> {
         bad_arch_ret: libc::SECCOMP_RET_KILL_THREAD,
         arches,
         rules,
+        calls,
         actions_used,
         flags,
         uses_notify,
@@ -219,11 +226,11 @@ fn rule_of(sc: &LinuxSyscall, field: &str) -> Result<Rule, SeccompError> {
 pub(crate) fn emit(plan: &Plan) -> Vec<libc::sock_filter> {
     let mut b = Builder::default();
     // Group ABIs by audit arch (x86_64 and x32 share one), keeping the native-first order.
-    let mut groups: Vec<(u32, Vec<&ArchInfo>)> = Vec::new();
-    for a in &plan.arches {
+    let mut groups: Vec<(u32, Vec<usize>)> = Vec::new();
+    for (i, a) in plan.arches.iter().enumerate() {
         match groups.iter_mut().find(|(audit, _)| *audit == a.audit) {
-            Some((_, v)) => v.push(a),
-            None => groups.push((a.audit, vec![a])),
+            Some((_, v)) => v.push(i),
+            None => groups.push((a.audit, vec![i])),
         }
     }
     let mut sections = Vec::new();
@@ -241,10 +248,12 @@ pub(crate) fn emit(plan: &Plan) -> Vec<libc::sock_filter> {
 }
 
 /// One audit arch: `ld nr`, then the ABI split (x86_64/x32) and the search trees.
-fn emit_section(b: &mut Builder, plan: &Plan, abis: &[&ArchInfo]) -> Label {
-    let low = abis.iter().find(|a| !a.x32_bit).copied();
-    let high = abis.iter().find(|a| a.x32_bit).copied();
-    let x86_64_family = abis.iter().any(|a| a.audit == names::AUDIT_ARCH_X86_64);
+fn emit_section(b: &mut Builder, plan: &Plan, abis: &[usize]) -> Label {
+    let low = abis.iter().find(|a| !plan.arches[**a].x32_bit).copied();
+    let high = abis.iter().find(|a| plan.arches[**a].x32_bit).copied();
+    let x86_64_family = abis
+        .iter()
+        .any(|a| plan.arches[*a].audit == names::AUDIT_ARCH_X86_64);
     if x86_64_family {
         // HI: numbers with the x32 bit. -1 (a tracer skipping the call) gets the default action.
         match high {
@@ -266,73 +275,73 @@ fn emit_section(b: &mut Builder, plan: &Plan, abis: &[&ArchInfo]) -> Label {
     b.load(bpf::OFF_NR)
 }
 
-/// The sorted syscall numbers of one ABI with their rules (most restrictive first), then the tree.
-fn emit_tree(b: &mut Builder, plan: &Plan, abi: &ArchInfo) -> Label {
-    let mut by_nr: BTreeMap<u32, Vec<Rule>> = BTreeMap::new();
-    for (name, rule) in &plan.rules {
-        if let Some(nr) = names::syscall_nr(abi, name) {
-            by_nr.entry(nr).or_default().push(rule.clone());
-        }
-    }
-    let entries: Vec<(u32, Vec<Rule>)> = by_nr
-        .into_iter()
-        .map(|(nr, rules)| {
-            // Rule precedence, as measured with runc 1.1.5 + libseccomp: the first unconditional
-            // rule of a syscall decides alone (it overrides conditional rules, whatever their
-            // order); otherwise the conditional rules are tried in profile order.
-            match rules.iter().find(|r| r.conds.is_empty()) {
-                Some(r) => (nr, vec![r.clone()]),
-                None => (nr, rules),
-            }
-        })
+/// What a syscall number leads to.
+enum Target<'a> {
+    /// An unconditional result.
+    Ret(u32),
+    /// Conditional rules (tried in order, the default when none matches).
+    Rules(Vec<&'a Rule>),
+}
+
+/// One ABI's syscall space as a sorted partition into segments `[lo, next lo)`: numbers without
+/// rules get the default, and neighbouring numbers with the same unconditional result share one
+/// segment. A binary search over the segment starts (`jge`) then needs about 2 instructions per
+/// segment, and each lookup compares the number against log2(segments) pivots.
+fn emit_tree(b: &mut Builder, plan: &Plan, abi_index: usize) -> Label {
+    let abi = plan.arches[abi_index];
+    let mut calls: Vec<(u32, usize)> = plan
+        .calls
+        .iter()
+        .filter(|c| c.0 == abi_index)
+        .map(|c| (c.1, c.2))
         .collect();
-    if entries.is_empty() {
-        return b.ret(plan.default_ret);
-    }
-    emit_node(b, plan, abi, &entries)
-}
-
-fn emit_node(b: &mut Builder, plan: &Plan, abi: &ArchInfo, entries: &[(u32, Vec<Rule>)]) -> Label {
-    if entries.len() <= LEAF {
-        return emit_leaf(b, plan, abi, entries);
-    }
-    let mid = entries.len() / 2;
-    let right = emit_node(b, plan, abi, &entries[mid..]);
-    let left = emit_node(b, plan, abi, &entries[..mid]);
-    b.jump(BPF_JGE, entries[mid].0, right, left)
-}
-
-fn emit_leaf(b: &mut Builder, plan: &Plan, abi: &ArchInfo, entries: &[(u32, Vec<Rule>)]) -> Label {
-    // Rule blocks (placed after the jeq chain); unconditional returns shared within the leaf.
-    let mut shared: Vec<(u32, Label)> = Vec::new();
-    let mut targets = Vec::with_capacity(entries.len());
-    for (_, rules) in entries.iter().rev() {
-        let label = if rules.len() == 1 && rules[0].conds.is_empty() {
-            let ret = rules[0].ret;
-            match shared.iter().find(|(r, _)| *r == ret) {
-                Some((_, l)) => *l,
-                None => {
-                    let l = b.ret(ret);
-                    shared.push((ret, l));
-                    l
-                }
+    calls.sort_by_key(|c| c.0); // stable: profile order within one number
+    let floor = if abi.x32_bit { X32_SYSCALL_BIT } else { 0 };
+    let mut segs: Vec<(u32, Target)> = Vec::new();
+    fn push<'a>(segs: &mut Vec<(u32, Target<'a>)>, lo: u32, t: Target<'a>) {
+        if let (Some((_, Target::Ret(prev))), Target::Ret(r)) = (segs.last(), &t) {
+            if prev == r {
+                return;
             }
-        } else {
-            emit_rules(b, plan, abi, rules)
+        }
+        segs.push((lo, t));
+    }
+    let mut next = floor;
+    for group in calls.chunk_by(|x, y| x.0 == y.0) {
+        let nr = group[0].0;
+        if nr > next {
+            push(&mut segs, next, Target::Ret(plan.default_ret));
+        }
+        // Rule precedence, as measured with runc 1.1.5 + libseccomp: the first unconditional
+        // rule of a syscall decides alone (it overrides conditional rules, whatever their
+        // order); otherwise the conditional rules are tried in profile order.
+        let rules = group.iter().map(|(_, r)| &plan.rules[*r]);
+        let t = match rules.clone().find(|r| r.conds.is_empty()) {
+            Some(r) => Target::Ret(r.ret),
+            None => Target::Rules(rules.collect()),
         };
-        targets.push(label);
+        push(&mut segs, nr, t);
+        next = nr + 1;
     }
-    targets.reverse();
-    b.ret(plan.default_ret);
-    for ((nr, _), target) in entries.iter().zip(targets.iter()).rev() {
-        let next = b.here();
-        b.jump(BPF_JEQ, *nr, *target, next);
+    push(&mut segs, next, Target::Ret(plan.default_ret));
+    emit_segments(b, plan, abi, &segs)
+}
+
+fn emit_segments(b: &mut Builder, plan: &Plan, abi: &ArchInfo, segs: &[(u32, Target)]) -> Label {
+    if let [(_, t)] = segs {
+        return match t {
+            Target::Ret(r) => b.ret(*r),
+            Target::Rules(rules) => emit_rules(b, plan, abi, rules),
+        };
     }
-    b.here()
+    let mid = segs.len() / 2;
+    let right = emit_segments(b, plan, abi, &segs[mid..]);
+    let left = emit_segments(b, plan, abi, &segs[..mid]);
+    b.jump(BPF_JGE, segs[mid].0, right, left)
 }
 
 /// Rules of one syscall, tried in order; the first whose conditions all hold returns.
-fn emit_rules(b: &mut Builder, plan: &Plan, abi: &ArchInfo, rules: &[Rule]) -> Label {
+fn emit_rules(b: &mut Builder, plan: &Plan, abi: &ArchInfo, rules: &[&Rule]) -> Label {
     let mut fail = if rules.last().is_some_and(|r| r.conds.is_empty()) {
         0
     } else {
