@@ -1,9 +1,22 @@
 //! Compile time and size of the engine default profile.
 //! `cargo run -p hull-seccomp --release --example compile_bench [PROFILE] [ITERATIONS]`
+//! `... --example compile_bench -- --oci [PROFILE]` prints the engine profile converted to OCI
+//! `linux.seccomp` (podman's default caps, this arch) for use in a config.json.
 use std::time::Instant;
 
 fn main() {
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1).peekable();
+    if args.peek().map(String::as_str) == Some("--oci") {
+        args.next();
+        let path = args
+            .next()
+            .unwrap_or_else(|| "/usr/share/containers/seccomp.json".into());
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let spec =
+            hull_seccomp::engine::to_oci(&text, hull_seccomp::engine::PODMAN_DEFAULT_CAPS).unwrap();
+        println!("{}", serde_json::to_string(&spec).unwrap());
+        return;
+    }
     let path = args
         .next()
         .unwrap_or_else(|| "/usr/share/containers/seccomp.json".into());
@@ -41,6 +54,6 @@ fn main() {
     println!("instructions: {}", c.instruction_count());
     println!("warnings: {}", c.warnings().len());
     println!("first compile (with kernel probe): {first:?}");
-    println!("compile (median-free mean of {iterations}): {compile:?}");
+    println!("compile (mean of {iterations}): {compile:?}");
     println!("parse JSON + compile: {parse_compile:?}");
 }

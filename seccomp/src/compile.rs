@@ -49,6 +49,8 @@ pub(crate) struct Plan {
     pub(crate) arches: Vec<&'static ArchInfo>,
     /// One rule per `syscalls[]` entry, in profile order.
     pub(crate) rules: Vec<Rule>,
+    /// Per ABI: numbers above this one return ENOSYS (runc's stub), when set.
+    pub(crate) enosys_above: Vec<Option<u32>>,
     /// Every resolved (ABI index in `arches`, syscall number, index in `rules`), profile order.
     pub(crate) calls: Vec<(usize, u32, usize)>,
     /// Actions used (for the kernel support check), as `SECCOMP_RET_*` without data.
@@ -139,6 +141,7 @@ pub(crate) fn plan(spec: &LinuxSeccomp) -> Result<Plan, SeccompError> {
 
     let mut rules = Vec::new();
     let mut calls = Vec::new();
+    let mut last_nr: Vec<Option<u32>> = vec![None; arches.len()];
     let mut uses_notify = false;
     for (si, sc) in spec.syscalls().iter().flatten().enumerate() {
         let field = format!("syscalls[{si}]");
@@ -147,11 +150,10 @@ pub(crate) fn plan(spec: &LinuxSeccomp) -> Result<Plan, SeccompError> {
         if sc.names().is_empty() {
             return Err(invalid(format!("{field}.names"), "is empty"));
         }
-        // A rule whose result is the default changes nothing (runc skips it too).
-        if rule.ret == default_ret {
-            continue;
-        }
-        if !actions_used.iter().any(|(n, _)| *n == info.name) {
+        // A rule whose result is the default changes nothing (runc skips it too); its names
+        // still count for the ENOSYS stub.
+        let keep = rule.ret != default_ret;
+        if keep && !actions_used.iter().any(|(n, _)| *n == info.name) {
             actions_used.push((info.name, info.ret));
         }
         let rule_index = rules.len();
@@ -163,13 +165,17 @@ pub(crate) fn plan(spec: &LinuxSeccomp) -> Result<Plan, SeccompError> {
                     "is an empty syscall name",
                 ));
             }
-            let before = calls.len();
+            let mut known = false;
             for (ai, a) in arches.iter().enumerate() {
                 if let Some(nr) = names::syscall_nr(a, name) {
-                    calls.push((ai, nr, rule_index));
+                    known = true;
+                    last_nr[ai] = last_nr[ai].max(Some(nr));
+                    if keep {
+                        calls.push((ai, nr, rule_index));
+                    }
                 }
             }
-            if calls.len() == before {
+            if !known {
                 let list: Vec<&str> = arches.iter().map(|a| names::arch_name(a)).collect();
                 warnings.push(format!(
                     "{field}.names[{ni}]: unknown syscall {name:?} on {} skipped",
@@ -177,7 +183,7 @@ pub(crate) fn plan(spec: &LinuxSeccomp) -> Result<Plan, SeccompError> {
                 ));
                 continue;
             }
-            if sc.action() == LinuxSeccompAction::ScmpActNotify {
+            if keep && sc.action() == LinuxSeccompAction::ScmpActNotify {
                 uses_notify = true;
             }
         }
@@ -188,8 +194,22 @@ pub(crate) fn plan(spec: &LinuxSeccomp) -> Result<Plan, SeccompError> {
             "SCMP_ACT_NOTIFY is used but listenerPath is not set",
         ));
     }
+    // runc's ENOSYS stub: numbers above every syscall the profile names are newer than the
+    // profile, so they fail with ENOSYS (glibc then falls back, e.g. clone3 -> clone) instead of
+    // the default action. Not needed when the default lets calls through or is ENOSYS already.
+    let enosys_ret = libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32;
+    let lets_through = matches!(
+        default,
+        LinuxSeccompAction::ScmpActAllow | LinuxSeccompAction::ScmpActLog
+    );
+    let enosys_above = if lets_through || default_ret == enosys_ret {
+        vec![None; arches.len()]
+    } else {
+        last_nr
+    };
     Ok(Plan {
         default_ret,
+        enosys_above,
         bad_arch_ret: libc::SECCOMP_RET_KILL_THREAD,
         arches,
         rules,
@@ -323,7 +343,19 @@ fn emit_tree(b: &mut Builder, plan: &Plan, abi_index: usize) -> Label {
         push(&mut segs, nr, t);
         next = nr + 1;
     }
-    push(&mut segs, next, Target::Ret(plan.default_ret));
+    match plan.enosys_above[abi_index] {
+        Some(last) => {
+            if next <= last {
+                push(&mut segs, next, Target::Ret(plan.default_ret));
+            }
+            push(
+                &mut segs,
+                last + 1,
+                Target::Ret(libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32),
+            );
+        }
+        None => push(&mut segs, next, Target::Ret(plan.default_ret)),
+    }
     emit_segments(b, plan, abi, &segs)
 }
 

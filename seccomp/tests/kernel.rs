@@ -129,6 +129,22 @@ fn default_errno_ret_applies_to_unlisted_calls() {
 }
 
 #[test]
+fn syscalls_newer_than_the_profile_fail_with_enosys() {
+    let c = profile(json!({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+        {"names": ["exit_group", "exit", "getpid", "write"], "action": "SCMP_ACT_ALLOW"}]}));
+    let child = run_filtered(&c, |_| {
+        if syscall0(libc::SYS_getppid) != (-1, libc::EPERM) {
+            return 1; // 110 < exit_group (231): the default, EPERM
+        }
+        if syscall0(libc::SYS_clone3) != (-1, libc::ENOSYS) {
+            return 2; // 435: newer than anything named
+        }
+        0
+    });
+    assert_eq!(child.wait(), Exit::Code(0));
+}
+
+#[test]
 fn kill_actions_kill_with_sigsys() {
     for action in [
         "SCMP_ACT_KILL",
