@@ -166,8 +166,9 @@ pub(crate) fn plan(spec: &LinuxSeccomp) -> Result<Plan, SeccompError> {
                 ));
             }
             let mut known = false;
+            let row = names::resolve(name);
             for (ai, a) in arches.iter().enumerate() {
-                if let Some(nr) = names::syscall_nr(a, name) {
+                if let Some(nr) = row.and_then(|row| names::nr_in(a, row)) {
                     known = true;
                     last_nr[ai] = last_nr[ai].max(Some(nr));
                     if keep {

@@ -129,33 +129,33 @@ pub(crate) struct ArchInfo {
     pub(crate) bits32: bool,
     /// Syscall numbers of this ABI all have [`X32_SYSCALL_BIT`] set (x32), or all have it clear.
     pub(crate) x32_bit: bool,
-    /// name -> number, sorted by name.
-    pub(crate) table: &'static [(&'static str, u32)],
+    /// This ABI's column in `tables::SYSCALLS`.
+    pub(crate) col: usize,
 }
 
 pub(crate) static X86_64: ArchInfo = ArchInfo {
     audit: AUDIT_ARCH_X86_64,
     bits32: false,
     x32_bit: false,
-    table: tables::X86_64,
+    col: 0,
 };
 pub(crate) static X86: ArchInfo = ArchInfo {
     audit: AUDIT_ARCH_I386,
     bits32: true,
     x32_bit: false,
-    table: tables::X86,
+    col: 1,
 };
 pub(crate) static X32: ArchInfo = ArchInfo {
     audit: AUDIT_ARCH_X86_64,
     bits32: false,
     x32_bit: true,
-    table: tables::X32,
+    col: 2,
 };
 pub(crate) static AARCH64: ArchInfo = ArchInfo {
     audit: AUDIT_ARCH_AARCH64,
     bits32: false,
     x32_bit: false,
-    table: tables::AARCH64,
+    col: 3,
 };
 
 /// Every OCI architecture name, with hull's syscall table where it has one. Architectures
@@ -267,10 +267,30 @@ pub(crate) fn arch_name(info: &ArchInfo) -> &'static str {
         .unwrap_or("?")
 }
 
-/// Name lookup in one ABI's table.
-pub(crate) fn syscall_nr(info: &ArchInfo, name: &str) -> Option<u32> {
-    info.table
-        .binary_search_by(|(n, _)| (*n).cmp(name))
+/// A syscall's numbers in every ABI (one binary search for all of them).
+pub(crate) fn resolve(name: &str) -> Option<&'static [u32; 4]> {
+    let t = tables::SYSCALLS;
+    t.binary_search_by(|(n, _)| (*n).cmp(name))
         .ok()
-        .map(|i| info.table[i].1)
+        .map(|i| &t[i].1)
+}
+
+/// A syscall's number in one ABI's column of a [`resolve`] row.
+pub(crate) fn nr_in(info: &ArchInfo, row: &[u32; 4]) -> Option<u32> {
+    Some(row[info.col]).filter(|n| *n != tables::NONE)
+}
+
+/// Name lookup in one ABI.
+#[cfg(test)]
+pub(crate) fn syscall_nr(info: &ArchInfo, name: &str) -> Option<u32> {
+    resolve(name).and_then(|row| nr_in(info, row))
+}
+
+/// One ABI's whole table, sorted by name.
+#[cfg(test)]
+pub(crate) fn table(info: &ArchInfo) -> Vec<(&'static str, u32)> {
+    tables::SYSCALLS
+        .iter()
+        .filter_map(|(n, row)| nr_in(info, row).map(|nr| (*n, nr)))
+        .collect()
 }
