@@ -40,6 +40,7 @@ fn main() {
         std::hint::black_box(hull_seccomp::compile(&s).unwrap());
     }
     let parse_compile = t.elapsed() / iterations;
+    let install = install_time(&c);
     let names: usize = spec
         .syscalls()
         .iter()
@@ -56,4 +57,38 @@ fn main() {
     println!("first compile (with kernel probe): {first:?}");
     println!("compile (mean of {iterations}): {compile:?}");
     println!("parse JSON + compile: {parse_compile:?}");
+    println!("install in a forked child (seccomp(2) incl. kernel checks): {install:?}");
+}
+
+/// Fork a child that sets no_new_privs, installs the filter and reports how long install() took.
+fn install_time(c: &hull_seccomp::Compiled) -> std::time::Duration {
+    let mut fds = [0; 2];
+    // SAFETY: pipe() fills two fds.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: the child only calls prctl, install() (no allocation), write and _exit.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // SAFETY: plain syscalls in the child.
+        unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
+        let t = Instant::now();
+        let ok = c.install().is_ok();
+        let ns: u64 = if ok {
+            t.elapsed().as_nanos() as u64
+        } else {
+            u64::MAX
+        };
+        // SAFETY: write 8 bytes to the pipe and leave.
+        unsafe {
+            libc::write(fds[1], (&ns as *const u64).cast(), 8);
+            libc::_exit(0);
+        }
+    }
+    let mut ns = 0u64;
+    // SAFETY: read 8 bytes from the pipe, reap the child.
+    unsafe {
+        libc::read(fds[0], (&mut ns as *mut u64).cast(), 8);
+        libc::waitpid(pid, std::ptr::null_mut(), 0);
+    }
+    assert_ne!(ns, u64::MAX, "install failed");
+    std::time::Duration::from_nanos(ns)
 }

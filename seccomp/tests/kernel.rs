@@ -467,3 +467,55 @@ fn engine_default_profile_runs_busybox() {
     assert_eq!(child.wait(), Exit::Code(0));
     assert_eq!(out, "ok-42\n");
 }
+
+/// `int 0x80` from a 64-bit process makes an i386 syscall (AUDIT_ARCH_I386, i386 numbers).
+#[cfg(target_arch = "x86_64")]
+fn int80(nr: i32) -> i32 {
+    let ret: i32;
+    // SAFETY: an i386 system call without arguments (getppid = 64); clobbers only eax (result)
+    // and, for the compat entry, r8-r11 which we declare.
+    unsafe {
+        std::arch::asm!("int 0x80", inlateout("eax") nr => ret,
+            out("r8") _, out("r9") _, out("r10") _, out("r11") _, options(nostack));
+    }
+    ret
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn i386_calls_use_the_x86_table_or_get_the_bad_arch_action() {
+    const I386_GETPPID: i32 = 64;
+    // Without a filter: does this kernel run i386 syscalls at all (CONFIG_IA32_EMULATION)?
+    let open =
+        profile(json!({"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86"]}));
+    let probe = run_filtered(&open, |_| if int80(I386_GETPPID) > 0 { 0 } else { 1 });
+    match probe.wait() {
+        Exit::Code(0) => {}
+        other => {
+            eprintln!("SKIP: this kernel does not run i386 syscalls (int 0x80 gave {other:?}; ia32 emulation off)");
+            return;
+        }
+    }
+    let with_x86 = profile(
+        json!({"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+        "syscalls": [{"names": ["getppid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 33}]}),
+    );
+    let child = run_filtered(&with_x86, |_| {
+        if syscall0(libc::SYS_getppid) != (-1, 33) {
+            return 1; // the x86_64 rule
+        }
+        -int80(I386_GETPPID) // the i386 rule: -errno in eax
+    });
+    assert_eq!(child.wait(), Exit::Code(33));
+    let native_only = profile(json!({"defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["getppid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 33}]}));
+    let child = run_filtered(&native_only, |_| {
+        int80(I386_GETPPID);
+        0
+    });
+    assert_eq!(
+        child.wait(),
+        Exit::Signal(libc::SIGSYS),
+        "i386 not in the profile: bad-arch action"
+    );
+}
