@@ -54,7 +54,8 @@ pub(crate) struct Plan {
     /// Every resolved (ABI index in `arches`, syscall number, index in `rules`), profile order.
     pub(crate) calls: Vec<(usize, u32, usize)>,
     /// Actions used (for the kernel support check), as `SECCOMP_RET_*` without data.
-    pub(crate) actions_used: Vec<(&'static str, u32)>,
+    /// With the first field that uses each one (for the error when the kernel lacks it).
+    pub(crate) actions_used: Vec<(&'static str, u32, String)>,
     pub(crate) flags: Vec<(&'static str, u32)>,
     pub(crate) uses_notify: bool,
     pub(crate) warnings: Vec<String>,
@@ -104,7 +105,11 @@ pub(crate) fn plan(spec: &LinuxSeccomp) -> Result<Plan, SeccompError> {
         ));
     }
     let default_ret = action_ret(default, spec.default_errno_ret(), "defaultErrnoRet")?;
-    let mut actions_used = vec![(names::action(default).name, names::action(default).ret)];
+    let mut actions_used = vec![(
+        names::action(default).name,
+        names::action(default).ret,
+        "defaultAction".to_string(),
+    )];
 
     // Architectures: native always, then the listed ones.
     let mut arches: Vec<&'static ArchInfo> = Vec::new();
@@ -153,8 +158,8 @@ pub(crate) fn plan(spec: &LinuxSeccomp) -> Result<Plan, SeccompError> {
         // A rule whose result is the default changes nothing (runc skips it too); its names
         // still count for the ENOSYS stub.
         let keep = rule.ret != default_ret;
-        if keep && !actions_used.iter().any(|(n, _)| *n == info.name) {
-            actions_used.push((info.name, info.ret));
+        if keep && !actions_used.iter().any(|(n, _, _)| *n == info.name) {
+            actions_used.push((info.name, info.ret, format!("{field}.action")));
         }
         let rule_index = rules.len();
         rules.push(rule);

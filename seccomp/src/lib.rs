@@ -29,7 +29,7 @@ mod tables;
 
 pub use bpf::MAX_INSNS;
 pub use kernel::KernelSupport;
-pub use listener::{send_to_listener, OCI_VERSION};
+pub use listener::{process_state, send_to_listener, OCI_VERSION};
 pub use parse::parse_profile;
 
 /// Errors of this crate. Profile errors name the JSON field (`syscalls[3].args[0].index`).
@@ -95,11 +95,11 @@ pub fn compile(spec: &LinuxSeccomp) -> Result<Compiled, SeccompError> {
 /// Compile against an explicit description of the kernel (tests, or cross-checking).
 pub fn compile_with(spec: &LinuxSeccomp, kernel: &KernelSupport) -> Result<Compiled, SeccompError> {
     let mut plan = compile::plan(spec)?;
-    for (name, ret) in &plan.actions_used {
+    for (name, ret, field) in &plan.actions_used {
         if !kernel.action_available(*ret) {
             return Err(SeccompError::Unsupported {
                 what: format!("the seccomp action {name}"),
-                field: "defaultAction/syscalls[].action".into(),
+                field: field.clone(),
             });
         }
     }

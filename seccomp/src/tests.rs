@@ -661,7 +661,10 @@ fn flags_follow_kernel_support() {
         flags: 0x3f,
     };
     let e = compile_with(&spec, &no_notif).unwrap_err();
-    assert!(e.to_string().contains("SCMP_ACT_NOTIFY"), "{e}");
+    assert!(
+        e.to_string().contains("SCMP_ACT_NOTIFY") && e.to_string().contains("syscalls[0].action"),
+        "{e}"
+    );
 }
 
 /// Enough conditional rules that offsets exceed 255 and trampolines are needed.

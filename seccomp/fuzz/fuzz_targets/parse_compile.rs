@@ -6,16 +6,22 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
-    let Ok(spec) = hull_seccomp::parse_profile(text) else { return };
-    let Ok(c) = hull_seccomp::compile_with(&spec, &hull_seccomp::KernelSupport::all()) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(spec) = hull_seccomp::parse_profile(text) else {
+        return;
+    };
+    let Ok(c) = hull_seccomp::compile_with(&spec, &hull_seccomp::KernelSupport::all()) else {
+        return;
+    };
     let prog = c.program();
     assert!(!prog.is_empty() && prog.len() <= hull_seccomp::MAX_INSNS);
     assert_eq!(prog.len(), c.instruction_count());
     for (pc, i) in prog.iter().enumerate() {
         match i.code {
             0x20 => assert!(i.k % 4 == 0 && i.k < 64, "load offset {}", i.k), // ld [k]
-            0x54 | 0x06 => {}                                                   // and k, ret k
+            0x54 | 0x06 => {}                                                 // and k, ret k
             0x05 => assert!(pc + 1 + (i.k as usize) < prog.len(), "ja out of range"),
             0x15 | 0x25 | 0x35 => {
                 assert!(pc + 1 + (i.jt as usize) < prog.len(), "jt out of range");
