@@ -377,7 +377,13 @@ fn preserve_fds_are_passed() {
     // SAFETY: dup2 in the pre-exec child onto fd 3; no allocation.
     unsafe {
         c.pre_exec(move || {
-            if libc::dup2(raw, 3) < 0 {
+            // dup2 onto 3 clears close-on-exec; if the file already is fd 3, clear it by hand.
+            let rc = if raw == 3 {
+                libc::fcntl(3, libc::F_SETFD, 0)
+            } else {
+                libc::dup2(raw, 3)
+            };
+            if rc < 0 {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())
