@@ -65,6 +65,10 @@ fn run(plan: &Plan, sock: BorrowedFd, fast: bool) -> Result<Infallible> {
     }
     // SAFETY: umask has no failure mode; device modes are then set exactly.
     unsafe { libc::umask(0) };
+    // Non-dumpable until execve: no process of the container (a joined pid namespace may hold
+    // some) can open /proc/<init>/exe — the hull binary — or our fds (CVE-2019-5736's path).
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
     // Die with the parent while it is still setting us up (cleared before exec).
     // SAFETY: prctl with integer arguments.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
@@ -199,10 +203,8 @@ fn run(plan: &Plan, sock: BorrowedFd, fast: bool) -> Result<Infallible> {
         .map(|s| s.trim() != "deny")
         .unwrap_or(true);
     process::switch_user(plan.uid, plan.gid, &plan.groups, setgroups_ok)?;
-    // Changing credentials made us non-dumpable, which hands /proc/self to the host's root and
-    // would keep us from reopening the exec fifo through /proc/self/fd. Exec resets it anyway.
-    // SAFETY: prctl with integer arguments.
-    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0) };
+    // The credential change left us non-dumpable: until exec, no process in the container can
+    // open /proc/<init>/exe or /proc/<init>/fd (the host binary and our fds). Keep it that way.
     step("capabilities");
     if let Some(c) = &plan.caps {
         process::apply_caps(c)?;
