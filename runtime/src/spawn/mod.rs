@@ -11,6 +11,7 @@
 //! pid and exits.
 
 pub mod child;
+pub mod exec;
 pub mod proto;
 
 use crate::devices::DeviceNode;
@@ -352,7 +353,7 @@ struct CloneArgs {
 }
 
 /// clone3 behaving like fork (no CLONE_VM): returns 0 in the child, the pid in the parent.
-fn clone3(flags: u64, cgroup_fd: Option<RawFd>) -> nix::Result<libc::pid_t> {
+pub(crate) fn clone3(flags: u64, cgroup_fd: Option<RawFd>) -> nix::Result<libc::pid_t> {
     const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
     let mut args = CloneArgs {
         flags,
@@ -508,7 +509,7 @@ pub fn spawn(
     Ok(Spawned { pid: init_pid })
 }
 
-fn socketpair() -> Result<(OwnedFd, OwnedFd)> {
+pub(crate) fn socketpair() -> Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as RawFd; 2];
     // SAFETY: socketpair fills two fds on success.
     let rc = unsafe {
