@@ -457,7 +457,11 @@ fn console_socket_receives_pty_master() {
     let id = env.id("console");
     let sock = env.tmp.path().join("console.sock");
     let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
-    let mut cfg = config(&["sh", "-c", "tty; echo on-the-pty; sleep 60"]);
+    let mut cfg = config(&[
+        "sh",
+        "-c",
+        "tty; stat -c 'console=%t' /dev/console; echo on-the-pty; sleep 60",
+    ]);
     cfg["process"]["terminal"] = json!(true);
     let b = env.bundle("b", &cfg);
     let o = env.hull(&[
@@ -498,6 +502,8 @@ fn console_socket_receives_pty_master() {
         got.push_str(&String::from_utf8_lossy(&chunk[..n]));
     }
     assert!(got.starts_with("/dev/pts/0"), "{got:?}");
+    // /dev/console is the pty too (a unix98 pty slave: major 136 = 0x88).
+    assert!(got.contains("console=88"), "{got:?}");
 }
 
 #[test]
@@ -522,4 +528,29 @@ fn foreground_run_is_the_console() {
         .unwrap();
     assert_eq!(o.status.code(), Some(4), "{}", stdout(&o));
     assert!(stdout(&o).contains("/dev/pts/0"), "{}", stdout(&o));
+}
+
+#[test]
+fn start_reports_start_container_hook_failure_and_missing_cwd_is_created() {
+    let env = Env::new();
+    let id = env.id("starthook");
+    let mut cfg = config(&["true"]);
+    cfg["hooks"] = json!({"startContainer": [{"path": "/bin/false"}]});
+    let b = env.bundle("b", &cfg);
+    let o = env.hull(&["create", "-b", b.to_str().unwrap(), &id]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = env.hull(&["start", &id]);
+    assert!(
+        !o.status.success(),
+        "start must fail when a startContainer hook fails"
+    );
+    assert!(stderr(&o).contains("startContainer[0]"), "{}", stderr(&o));
+
+    let id = env.id("cwd");
+    let mut cfg = config(&["pwd"]);
+    cfg["process"]["cwd"] = json!("/not/yet/there");
+    let b = env.bundle("c", &cfg);
+    let o = env.hull(&["run", "-b", b.to_str().unwrap(), &id]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "/not/yet/there\n");
 }
