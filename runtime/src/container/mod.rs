@@ -11,6 +11,7 @@ pub mod ps;
 pub mod run;
 pub mod start;
 pub mod state;
+pub mod tty;
 pub mod update;
 
 pub use state::{ContainerDir, State, Status, Store};
