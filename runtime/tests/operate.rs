@@ -556,3 +556,73 @@ fn update_changes_live_limits_and_refuses_bad_values() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("stopped"), "{}", stderr(&o));
 }
+
+#[test]
+fn exec_tty_console_socket_and_foreground() {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::io::Read;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let _p = CgroupParent;
+    let env = Env::new();
+    let c = sleeper(&env, "ex-tty");
+    // -d -t --console-socket: the pty master goes to the socket (what shims and conmon use).
+    let sock = env.tmp.path().join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let o = env.hull(&[
+        "exec",
+        "-d",
+        "-t",
+        "--console-socket",
+        sock.to_str().unwrap(),
+        &c.id,
+        "sh",
+        "-c",
+        "tty; echo on-the-pty; sleep 30",
+    ]);
+    ok(&o, "exec -d -t");
+    let (conn, _) = listener.accept().unwrap();
+    let mut buf = [0u8; 256];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = recvmsg::<()>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::empty(),
+    )
+    .unwrap();
+    let mut master = None;
+    for cm in msg.cmsgs().unwrap() {
+        if let ControlMessageOwned::ScmRights(fds) = cm {
+            // SAFETY: the fd was just received and is owned here.
+            master = Some(unsafe { OwnedFd::from_raw_fd(fds[0]) });
+        }
+    }
+    let mut f = std::fs::File::from(master.expect("no pty master over the console socket"));
+    let mut got = String::new();
+    let mut chunk = [0u8; 256];
+    while !got.contains("on-the-pty") {
+        let n = f.read(&mut chunk).unwrap();
+        assert!(n > 0, "pty closed early: {got:?}");
+        got.push_str(&String::from_utf8_lossy(&chunk[..n]));
+    }
+    assert!(got.starts_with("/dev/pts/"), "{got:?}");
+    // Foreground -t without a socket: hull is the console (under `script`, which gives it a tty).
+    let cmd = format!(
+        "{} --root {} exec -t {} sh -c 'tty; exit 5'",
+        hull_bin().display(),
+        env.root.display(),
+        c.id
+    );
+    let o = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(5), "{}", stdout(&o));
+    assert!(stdout(&o).contains("/dev/pts/"), "{}", stdout(&o));
+    // -d -t without a socket is refused.
+    let o = env.hull(&["exec", "-d", "-t", &c.id, "true"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--console-socket"), "{}", stderr(&o));
+}

@@ -6,7 +6,6 @@ use super::state::{Status, Store};
 use crate::error::{Error, Result};
 use crate::spawn::exec::{CgroupJoin, ExecPlan, NsJoin};
 use crate::{logging, process};
-use nix::errno::Errno;
 use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
 use serde_json::{json, Value};
 use std::ffi::CString;
@@ -326,10 +325,12 @@ pub fn exec(store: &Store, a: &ExecArgs) -> Result<i32> {
     match st.status {
         Status::Running | Status::Created => {}
         Status::Paused if a.ignore_paused => {}
-        Status::Paused => return Err(Error::State(format!(
+        Status::Paused => {
+            return Err(Error::State(format!(
             "cannot exec in container {}: container is paused (use --ignore-paused to override)",
             a.id
-        ))),
+        )))
+        }
         s => {
             return Err(Error::State(format!(
                 "cannot exec in container {}: container is {s}",
@@ -359,14 +360,21 @@ pub fn exec(store: &Store, a: &ExecArgs) -> Result<i32> {
         ));
     }
     let terminal = process.terminal().unwrap_or(false);
+    // Foreground --tty without --console-socket: hull takes the pty master and is the console.
+    let mut console_ours = None;
     let console = match (&a.console_socket, terminal) {
         (Some(p), true) => Some(OwnedFd::from(
             std::os::unix::net::UnixStream::connect(p)
                 .map_err(|e| Error::io("connect --console-socket", p, e))?,
         )),
+        (None, true) if !a.detach => {
+            let (ours, theirs) = super::tty::console_pair()?;
+            console_ours = Some(ours);
+            Some(theirs)
+        }
         (None, true) => {
             return Err(Error::invalid(
-                "exec --tty needs --console-socket (hull does not proxy a terminal itself)",
+                "exec --detach --tty needs --console-socket (nobody would hold the terminal)",
             ))
         }
         (Some(_), false) => {
@@ -484,7 +492,9 @@ pub fn exec(store: &Store, a: &ExecArgs) -> Result<i32> {
     let Some(mask) = mask else {
         return Ok(0);
     };
-    let code = forward_and_wait(pid);
+    let master = console_ours.as_ref().and_then(super::tty::take_master);
+    drop(console_ours);
+    let code = super::run::forward_and_wait(pid, master);
     restore_signals(&mask);
     code
 }
@@ -503,57 +513,6 @@ fn block_signals() -> libc::sigset_t {
 fn restore_signals(old: &libc::sigset_t) {
     // SAFETY: restoring a previously saved mask.
     unsafe { libc::sigprocmask(libc::SIG_SETMASK, old, std::ptr::null_mut()) };
-}
-
-/// Wait for our child `pid`, forwarding every signal we get (but SIGCHLD) to it.
-fn forward_and_wait(pid: i32) -> Result<i32> {
-    // SAFETY: signalfd over the full (blocked) set.
-    let sfd = unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::signalfd(-1, &all, libc::SFD_CLOEXEC)
-    };
-    if sfd < 0 {
-        return Err(Error::sys("signalfd", Errno::last()));
-    }
-    let res = loop {
-        let mut st = 0;
-        // SAFETY: non-blocking wait for our own child.
-        let r = unsafe { libc::waitpid(pid, &mut st, libc::WNOHANG) };
-        if r == pid {
-            break Ok(crate::spawn::exit_code(st));
-        }
-        if r < 0 && Errno::last() != Errno::EINTR {
-            break Err(Error::sys(
-                format!("wait for exec'd process {pid}"),
-                Errno::last(),
-            ));
-        }
-        // SAFETY: a zeroed plain-data struct.
-        let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
-        // SAFETY: reading one signalfd_siginfo from a valid signalfd into `info`.
-        let n = unsafe {
-            libc::read(
-                sfd,
-                &mut info as *mut _ as *mut libc::c_void,
-                std::mem::size_of::<libc::signalfd_siginfo>(),
-            )
-        };
-        if n < 0 {
-            if Errno::last() == Errno::EINTR {
-                continue;
-            }
-            break Err(Error::sys("read signalfd", Errno::last()));
-        }
-        let sig = info.ssi_signo as i32;
-        if sig != libc::SIGCHLD {
-            // SAFETY: forwarding a signal to the process we started.
-            unsafe { libc::kill(pid, sig) };
-        }
-    };
-    // SAFETY: closing the fd we opened.
-    unsafe { libc::close(sfd) };
-    res
 }
 
 #[cfg(test)]

@@ -88,7 +88,7 @@ fn restore_signals(old: &libc::sigset_t) {
 }
 
 /// Wait for `pid`, forwarding every other signal we receive to it. Reaps other children too.
-fn forward_and_wait(pid: i32, master: Option<std::os::fd::OwnedFd>) -> Result<i32> {
+pub(crate) fn forward_and_wait(pid: i32, master: Option<std::os::fd::OwnedFd>) -> Result<i32> {
     // SAFETY: signalfd over the full (blocked) set.
     let sfd = unsafe {
         let mut all: libc::sigset_t = std::mem::zeroed();
