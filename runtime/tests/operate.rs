@@ -626,3 +626,40 @@ fn exec_tty_console_socket_and_foreground() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("--console-socket"), "{}", stderr(&o));
 }
+
+#[test]
+fn exec_gets_the_container_seccomp_profile_and_rlimits() {
+    let _p = CgroupParent;
+    let env = Env::new();
+    let c = start(
+        &env,
+        "ex-sc",
+        |cfg| {
+            cfg["linux"]["seccomp"] = json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "architectures": ["SCMP_ARCH_X86_64"],
+                "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]
+            });
+            cfg["process"]["rlimits"] =
+                json!([{"type": "RLIMIT_NOFILE", "hard": 1234, "soft": 1000}]);
+        },
+        &["sleep", "600"],
+    );
+    let o = env.hull(&[
+        "exec",
+        &c.id,
+        "sh",
+        "-c",
+        "grep '^Seccomp:' /proc/self/status; ulimit -n; ulimit -Hn; mkdir /dev/shm/x && echo made",
+    ]);
+    assert!(!o.status.success(), "mkdir was allowed: {}", stdout(&o));
+    let out = stdout(&o);
+    assert!(out.contains("Seccomp:\t2"), "{out}");
+    assert!(out.contains("1000\n1234\n"), "{out}");
+    assert!(!out.contains("made"), "{out}");
+    assert!(
+        stderr(&o).contains("Operation not permitted"),
+        "{}",
+        stderr(&o)
+    );
+}
