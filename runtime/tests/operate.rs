@@ -369,8 +369,19 @@ fn pause_freezes_and_resume_thaws() {
     let o = env.hull(&["resume", &c.id]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("not paused"), "{}", stderr(&o));
-    // SIGKILL reaches a paused container (runc thaws it for SIGKILL).
+    // Another signal to a paused container (even --all) leaves it paused.
     ok(&env.hull(&["pause", &c.id]), "pause again");
+    ok(
+        &env.hull(&["kill", "--all", &c.id, "USR2"]),
+        "kill --all paused",
+    );
+    let f = std::fs::read_to_string(&freezer).unwrap();
+    assert!(
+        f.trim() == "FROZEN" || f.trim() == "1",
+        "thawed by kill: {f}"
+    );
+    assert_eq!(env.status(&c.id), "paused");
+    // SIGKILL reaches a paused container (runc thaws it for SIGKILL).
     ok(&env.hull(&["kill", &c.id, "KILL"]), "kill paused");
     wait_until("paused container killed", T, || !pid_alive(c.pid));
     assert_eq!(env.status(&c.id), "stopped");

@@ -69,7 +69,16 @@ pub fn kill(store: &Store, id: &str, sig: i32, all: bool) -> Result<()> {
     }
     if all {
         if let Some(cg) = super::cgroup_of(&st) {
-            cg.kill_all(sig)?;
+            if st.status == Status::Paused && sig != libc::SIGKILL {
+                // Frozen tasks cannot fork: signal them as they are, and stay paused (kill_all
+                // would freeze, signal and thaw). The signal is delivered on resume.
+                for pid in cg.pids()? {
+                    // SAFETY: kill with a pid from the container's cgroup and a signal number.
+                    unsafe { libc::kill(pid, sig) };
+                }
+            } else {
+                cg.kill_all(sig)?;
+            }
             thaw_if_killed_paused(&st, sig);
             return Ok(());
         }
