@@ -674,3 +674,57 @@ fn exec_gets_the_container_seccomp_profile_and_rlimits() {
         stderr(&o)
     );
 }
+
+#[test]
+fn exec_into_a_sub_cgroup() {
+    let _p = CgroupParent;
+    let env = Env::new();
+    let c = sleeper(&env, "ex-subcg");
+    let v1 = Path::new("/sys/fs/cgroup/memory/cgroup.procs").exists();
+    let (flag, dir) = if v1 {
+        (
+            "memory:sub".to_string(),
+            Path::new("/sys/fs/cgroup/memory")
+                .join(c.cg.trim_start_matches('/'))
+                .join("sub"),
+        )
+    } else {
+        (
+            "sub".to_string(),
+            Path::new("/sys/fs/cgroup")
+                .join(c.cg.trim_start_matches('/'))
+                .join("sub"),
+        )
+    };
+    // A sub-cgroup that does not exist (yet): refused, naming the flag.
+    let o = env.hull(&["exec", "--cgroup", &flag, &c.id, "true"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--cgroup"), "{}", stderr(&o));
+    let o = env.hull(&["exec", "--cgroup", "../escape", &c.id, "true"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--cgroup"), "{}", stderr(&o));
+    std::fs::create_dir(&dir).unwrap();
+    let pidfile = env.tmp.path().join("sub.pid");
+    let o = env.hull(&[
+        "exec",
+        "-d",
+        "--pid-file",
+        pidfile.to_str().unwrap(),
+        "--cgroup",
+        &flag,
+        &c.id,
+        "sleep",
+        "300",
+    ]);
+    ok(&o, "exec --cgroup");
+    let epid = read_pid_file(&pidfile);
+    let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap();
+    assert!(
+        procs.lines().any(|l| l == epid.to_string()),
+        "{epid} not in {}: {procs}",
+        dir.display()
+    );
+    // delete -f removes the sub-cgroup with the container's cgroup.
+    ok(&env.hull(&["delete", "-f", &c.id]), "delete -f");
+    assert!(!dir.exists(), "sub-cgroup left behind");
+}
