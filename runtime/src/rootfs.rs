@@ -35,6 +35,8 @@ pub struct MountOptions {
     pub data: Vec<String>,
     pub tmpcopyup: bool,
     pub idmap: bool,
+    /// `ridmap`: the idmap applies to every mount of an rbind tree, not only the top one.
+    pub idmap_recursive: bool,
 }
 
 impl MountOptions {
@@ -103,8 +105,13 @@ pub fn parse_options(opts: &[String]) -> MountOptions {
                 m.tmpcopyup = true;
                 continue;
             }
-            "idmap" | "ridmap" => {
+            "idmap" => {
                 m.idmap = true;
+                continue;
+            }
+            "ridmap" => {
+                m.idmap = true;
+                m.idmap_recursive = true;
                 continue;
             }
             _ => {
@@ -226,6 +233,8 @@ pub fn ensure_in_root(root: BorrowedFd, dest: &str, dir: bool) -> Result<OwnedFd
 pub struct MountCtx<'a> {
     pub root: BorrowedFd<'a>,
     pub in_userns: bool,
+    /// Detached idmapped trees prepared by the parent, by mount index (see `crate::idmap`).
+    pub idmap_trees: &'a [(usize, OwnedFd)],
 }
 
 fn is_dir_source(typ: &str, source: &str, opts: &MountOptions) -> bool {
@@ -249,10 +258,24 @@ pub fn mount_entry(ctx: &MountCtx, idx: usize, m: &oci_spec::runtime::Mount) -> 
         .unwrap_or_default();
     let opts = parse_options(m.options().as_deref().unwrap_or(&[]));
     let what = || format!("mounts[{idx}] {dest} (type {typ:?}, source {source:?})");
-    if opts.idmap {
+    let idmap_tree = ctx
+        .idmap_trees
+        .iter()
+        .find(|(i, _)| *i == idx)
+        .map(|(_, fd)| fd.as_fd());
+    if opts.idmap && idmap_tree.is_none() {
         return Err(Error::invalid(format!(
-            "{}: idmapped mounts are not supported yet",
+            "{}: idmapped mount was not prepared (bind mounts only)",
             what()
+        )));
+    }
+    if opts.is_bind() && !opts.data.is_empty() {
+        // The kernel ignores data on a bind mount: an unknown word there is a typo that would
+        // silently leave the mount without the intended flag (runc ignores it; hull refuses).
+        return Err(Error::invalid(format!(
+            "{}: unknown option(s) {:?} for a bind mount",
+            what(),
+            opts.data
         )));
     }
     if typ == "cgroup" || typ == "cgroup2" {
@@ -274,15 +297,21 @@ pub fn mount_entry(ctx: &MountCtx, idx: usize, m: &oci_spec::runtime::Mount) -> 
     } else {
         Some(cstr(&data)?)
     };
+    if let Some(tree) = idmap_tree {
+        crate::idmap::attach(tree, &target)
+            .map_err(|e| Error::sys(format!("move_mount idmapped {}", what()), e))?;
+    }
     if opts.is_bind() {
-        sys::mount(
-            Some(&src),
-            &target,
-            None,
-            opts.flags & (libc::MS_BIND | libc::MS_REC),
-            None,
-            &what,
-        )?;
+        if idmap_tree.is_none() {
+            sys::mount(
+                Some(&src),
+                &target,
+                None,
+                opts.flags & (libc::MS_BIND | libc::MS_REC),
+                None,
+                &what,
+            )?;
+        }
         // Flags other than bind/rec need a remount of the new bind mount (MS_REMOUNT|MS_BIND).
         let extra = opts.flags & !(libc::MS_BIND | libc::MS_REC | libc::MS_REMOUNT);
         if extra != 0 {
@@ -305,13 +334,20 @@ pub fn mount_entry(ctx: &MountCtx, idx: usize, m: &oci_spec::runtime::Mount) -> 
         }
     } else {
         let t = cstr(&typ)?;
+        let what_data = || {
+            if data.is_empty() {
+                what()
+            } else {
+                format!("{} with data {data:?}", what())
+            }
+        };
         let r = sys::mount(
             Some(&src),
             &target,
             Some(&t),
             opts.flags & !libc::MS_REMOUNT,
             data_c.as_deref(),
-            &what,
+            &what_data,
         );
         if let Err(e) = r {
             // Like runc: inside a user namespace, sysfs may only be bind-mounted from the host.

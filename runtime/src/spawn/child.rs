@@ -172,6 +172,10 @@ fn run(plan: &Plan, sock: BorrowedFd, fast: bool) -> Result<Infallible> {
     step("rlimits");
     process::apply_rlimits(&plan.rlimits)?;
 
+    step("scheduler");
+    plan.extras.apply()?;
+    plan.extras.apply_lsm()?;
+
     if let Some(p) = plan.personality {
         step("personality");
         // SAFETY: personality with an integer persona.
@@ -384,6 +388,7 @@ fn prepare_rootfs(plan: &Plan) -> Result<()> {
     let ctx = rootfs::MountCtx {
         root: root.as_fd(),
         in_userns,
+        idmap_trees: &plan.idmap_trees,
     };
     step("mounts");
     for (i, m) in plan.mounts.iter().enumerate() {

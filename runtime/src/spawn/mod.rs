@@ -80,6 +80,10 @@ pub struct Plan {
     pub seccomp: Option<hull_seccomp::Compiled>,
     /// A new cgroup namespace must wait until the init joined its cgroup (no CLONE_INTO_CGROUP).
     pub defer_cgroupns: bool,
+    /// Scheduler, I/O priority, LSM profile (see `crate::sched`).
+    pub extras: crate::sched::ProcessExtras,
+    /// Idmapped bind mounts, prepared here as detached trees by mount index (see `crate::idmap`).
+    pub idmap_trees: Vec<(usize, OwnedFd)>,
 }
 
 fn ns_flag(t: LinuxNamespaceType) -> libc::c_int {
@@ -184,6 +188,11 @@ pub fn plan(b: &Bundle, opts: &CreateOpts, exec_fifo: OwnedFd) -> Result<Plan> {
         None
     };
     let mounts = spec.mounts().clone().unwrap_or_default();
+    let idmap_trees = crate::idmap::prepare(
+        &mounts,
+        linux.uid_mappings().as_deref().unwrap_or(&[]),
+        linux.gid_mappings().as_deref().unwrap_or(&[]),
+    )?;
     let has_devpts = mounts.iter().any(|m| {
         m.destination() == std::path::Path::new("/dev/pts") && m.typ().as_deref() == Some("devpts")
     });
@@ -244,20 +253,7 @@ pub fn plan(b: &Bundle, opts: &CreateOpts, exec_fifo: OwnedFd) -> Result<Plan> {
         }
         (None, false) => None,
     };
-    if let Some(lsm) = process
-        .apparmor_profile()
-        .as_deref()
-        .filter(|s| !s.is_empty())
-    {
-        crate::logging::warn(&format!(
-            "process.apparmorProfile {lsm:?} ignored: AppArmor is not enabled on this host"
-        ));
-    }
-    if let Some(l) = process.selinux_label().as_deref().filter(|s| !s.is_empty()) {
-        crate::logging::warn(&format!(
-            "process.selinuxLabel {l:?} ignored: SELinux is not enabled on this host"
-        ));
-    }
+    let extras = crate::sched::ProcessExtras::plan(spec)?;
     let personality = linux.personality().as_ref().map(|p| match p.domain() {
         oci_spec::runtime::LinuxPersonalityDomain::PerLinux => 0x0000,
         oci_spec::runtime::LinuxPersonalityDomain::PerLinux32 => 0x0008,
@@ -326,6 +322,8 @@ pub fn plan(b: &Bundle, opts: &CreateOpts, exec_fifo: OwnedFd) -> Result<Plan> {
         close_in_child: Vec::new(),
         seccomp,
         defer_cgroupns: false,
+        extras,
+        idmap_trees,
     })
 }
 
