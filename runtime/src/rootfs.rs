@@ -169,6 +169,19 @@ fn recursive_attr(o: &str) -> Option<(bool, u64)> {
 /// file. Every component is resolved with RESOLVE_IN_ROOT, and created relative to the fd of its
 /// already-resolved parent, so nothing is created or opened outside the rootfs.
 pub fn ensure_in_root(root: BorrowedFd, dest: &str, dir: bool) -> Result<OwnedFd> {
+    ensure_in_root_depth(root, dest, dir, 0)
+}
+
+/// A dangling symlink on the way (`/escape -> /some/host/path` in the image, target missing) is
+/// followed the way RESOLVE_IN_ROOT would follow it — inside the rootfs — and the rest of the
+/// path is created there, as runc's securejoin + MkdirAll does.
+fn ensure_in_root_depth(root: BorrowedFd, dest: &str, dir: bool, depth: u32) -> Result<OwnedFd> {
+    if depth > 40 {
+        return Err(Error::sys(
+            format!("resolve {dest} in rootfs"),
+            Errno::ELOOP,
+        ));
+    }
     let comps: Vec<&str> = dest
         .split('/')
         .filter(|c| !c.is_empty() && *c != ".")
@@ -189,6 +202,16 @@ pub fn ensure_in_root(root: BorrowedFd, dest: &str, dir: bool) -> Result<OwnedFd
             Err(e) => return Err(Error::sys(format!("resolve {sofar} in rootfs"), e)),
         }
         let name = cstr(c)?;
+        if let Some(target) = dangling_symlink(parent.as_fd(), &name) {
+            let base = if target.starts_with('/') {
+                String::new()
+            } else {
+                sofar[..sofar.len() - c.len() - 1].to_string()
+            };
+            let rest = comps[i + 1..].join("/");
+            let next = format!("{base}/{target}/{rest}");
+            return ensure_in_root_depth(root, &next, dir, depth + 1);
+        }
         if last && !dir {
             // SAFETY: openat relative to a valid directory fd; O_NOFOLLOW|O_EXCL create a new regular file.
             let fd = unsafe {
@@ -227,6 +250,25 @@ pub fn ensure_in_root(root: BorrowedFd, dest: &str, dir: bool) -> Result<OwnedFd
             .map_err(|e| Error::sys(format!("resolve {sofar} in rootfs"), e))?;
     }
     Ok(parent)
+}
+
+/// The target of `name` in `dir` when it is a symlink (that did not resolve).
+fn dangling_symlink(dir: BorrowedFd, name: &std::ffi::CStr) -> Option<String> {
+    let mut buf = vec![0u8; libc::PATH_MAX as usize];
+    // SAFETY: readlinkat relative to a valid dir fd into a buffer of the given size.
+    let n = unsafe {
+        libc::readlinkat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            buf.as_mut_ptr() as *mut libc::c_char,
+            buf.len(),
+        )
+    };
+    if n <= 0 {
+        return None;
+    }
+    buf.truncate(n as usize);
+    Some(String::from_utf8_lossy(&buf).into_owned())
 }
 
 /// The mount(2) call for one OCI mount, done onto an already-resolved destination fd.
@@ -807,5 +849,16 @@ mod tests {
         // `..` cannot climb out either.
         ensure_in_root(rfd.as_fd(), "/../../x", true).unwrap();
         assert!(root.join("x").is_dir());
+        // A dangling absolute symlink is followed inside the root, and the rest created there.
+        std::os::unix::fs::symlink("/hull-nonexistent-abs/deeper", root.join("dangle")).unwrap();
+        ensure_in_root(rfd.as_fd(), "/dangle/x", true).unwrap();
+        assert!(root.join("hull-nonexistent-abs/deeper/x").is_dir());
+        assert!(!Path::new("/hull-nonexistent-abs").exists());
+        std::os::unix::fs::symlink("rel/target", root.join("dangle2")).unwrap();
+        ensure_in_root(rfd.as_fd(), "/a/../dangle2/f", false).unwrap();
+        assert!(root.join("rel/target/f").is_file());
+        // A loop is an error, not a hang.
+        std::os::unix::fs::symlink("/loop", root.join("loop")).unwrap();
+        assert!(ensure_in_root(rfd.as_fd(), "/loop/x", true).is_err());
     }
 }

@@ -99,9 +99,11 @@ pub fn plan_scheduler(s: &Scheduler) -> Result<SchedAttr> {
                 "process.scheduler.priority: required for SCHED_FIFO/SCHED_RR (1..99)",
             ))
         }
-        (Some(p), false) if *p != 0 => return Err(Error::invalid(format!(
+        (Some(p), false) if *p != 0 => {
+            return Err(Error::invalid(format!(
             "process.scheduler.priority: {p} given, but only SCHED_FIFO/SCHED_RR take a priority"
-        ))),
+        )))
+        }
         _ => {}
     }
     if policy == 6 {

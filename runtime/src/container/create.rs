@@ -45,6 +45,10 @@ pub fn effective_resources(spec: &oci_spec::runtime::Spec) -> oci_spec::runtime:
     let mut res = linux.resources().clone().unwrap_or_default();
     let mut rules = res.devices().clone().unwrap_or_default();
     for d in linux.devices().iter().flatten() {
+        // A FIFO is not a device: the device cgroup has no rule type for it (runc skips it too).
+        if d.typ() == oci_spec::runtime::LinuxDeviceType::P {
+            continue;
+        }
         if let Ok(r) = LinuxDeviceCgroupBuilder::default()
             .allow(true)
             .typ(d.typ())

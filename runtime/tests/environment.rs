@@ -1,0 +1,644 @@
+//! The inside of the container matches config.json: each test looks from inside the container
+//! (mountinfo, /proc/self/status, stat, the errno) or at the host and sees the field's effect.
+//! See docs/environment.md for the field-by-field comparison with runc 1.1.5. Needs root.
+
+mod common;
+use common::*;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// `hull run` a config in its own bundle; returns (success, stdout, stderr).
+fn run(env: &Env, name: &str, cfg: &Value) -> (bool, String, String) {
+    let id = env.id(name);
+    let b = env.bundle(name, cfg);
+    let o = env.hull(&["run", "-b", b.to_str().unwrap(), &id]);
+    (o.status.success(), stdout(&o), stderr(&o))
+}
+
+fn run_ok(env: &Env, name: &str, cfg: &Value) -> String {
+    let (ok, out, err) = run(env, name, cfg);
+    assert!(ok, "{name}: run failed: {err}\nstdout: {out}");
+    out
+}
+
+/// `create` must fail naming `needle`, and leave nothing behind: no state dir, no process
+/// (a leftover init still carries hull's command line, with our private --root), no mount.
+fn refused(env: &Env, name: &str, cfg: &Value, needle: &str) -> String {
+    let id = env.id(name);
+    let b = env.bundle(name, cfg);
+    let o = env.hull(&["create", "-b", b.to_str().unwrap(), &id]);
+    let err = stderr(&o);
+    assert!(!o.status.success(), "{name}: create should fail");
+    assert!(
+        err.contains(needle),
+        "{name}: error {err:?} should name {needle:?}"
+    );
+    assert!(
+        !env.root.join(&id).exists(),
+        "{name}: state dir left behind"
+    );
+    let root = env.root.to_string_lossy().to_string();
+    for p in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmd) = std::fs::read(p.path().join("cmdline")) {
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            assert!(
+                !(cmd.contains(&root) && cmd.contains(&id)),
+                "{name}: process {:?} left behind: {cmd}",
+                p.file_name()
+            );
+        }
+    }
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mi.contains(env.tmp.path().to_str().unwrap()),
+        "{name}: mount left behind on the host"
+    );
+    err
+}
+
+fn sh(cmd: &str) -> Value {
+    config(&["sh", "-c", cmd])
+}
+
+fn with_mounts(mut cfg: Value, extra: Value) -> Value {
+    let m = cfg["mounts"].as_array_mut().unwrap();
+    m.extend(extra.as_array().unwrap().iter().cloned());
+    cfg
+}
+
+/// The mountinfo line of `mp` as seen inside the container (from the container's output).
+fn line_of<'a>(out: &'a str, mp: &str) -> &'a str {
+    out.lines()
+        .find(|l| l.split(' ').nth(4) == Some(mp))
+        .unwrap_or_else(|| panic!("no mount at {mp} in:\n{out}"))
+}
+
+/// Per-mount options (field 6) and optional fields (shared:/master:) of a mountinfo line.
+fn mnt_opts(line: &str) -> (Vec<&str>, Vec<&str>) {
+    let pre = line.split(" - ").next().unwrap();
+    let f: Vec<&str> = pre.split(' ').collect();
+    (f[5].split(',').collect(), f[6..].to_vec())
+}
+
+/// A host mount made by a test (a shared tmpfs), unmounted when dropped.
+struct HostMount(PathBuf);
+impl HostMount {
+    fn shared_tmpfs(at: &Path) -> HostMount {
+        std::fs::create_dir_all(at).unwrap();
+        let st = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m", "hulltest"])
+            .arg(at)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let g = HostMount(at.to_path_buf());
+        assert!(Command::new("mount")
+            .arg("--make-shared")
+            .arg(at)
+            .status()
+            .unwrap()
+            .success());
+        g
+    }
+}
+impl Drop for HostMount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// A private copy of the busybox rootfs (for tests that change the image).
+fn private_rootfs(env: &Env, bundle: &str) -> PathBuf {
+    let b = env.tmp.path().join(bundle);
+    std::fs::create_dir_all(&b).unwrap();
+    let r = b.join("rootfs");
+    let st = Command::new("cp")
+        .arg("-a")
+        .arg(rootfs())
+        .arg(&r)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    r
+}
+
+fn host_src(env: &Env, name: &str) -> PathBuf {
+    let d = env.tmp.path().join(name);
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("f"), "hello\n").unwrap();
+    d
+}
+
+// ---------------------------------------------------------------- mounts
+
+#[test]
+fn bind_ro_rro_and_propagation() {
+    let env = Env::new();
+    let src = host_src(&env, "src");
+    // A shared host mount below the source: its submount shows what recursion and
+    // propagation do.
+    let _hm = HostMount::shared_tmpfs(&src.join("sub"));
+    let s = src.to_str().unwrap();
+    let cfg = with_mounts(
+        sh("cat /proc/self/mountinfo; echo x > /mnt/ro/f && echo ro-writable; echo y > /mnt/ro/sub/y && echo ro-sub-writable; echo z > /mnt/rro/sub/z || echo rro-sub-refused"),
+        json!([
+            {"destination": "/mnt/ro", "type": "bind", "source": s, "options": ["rbind", "ro", "rprivate"]},
+            {"destination": "/mnt/rro", "type": "bind", "source": s, "options": ["rbind", "rro"]},
+            {"destination": "/mnt/sh", "type": "bind", "source": s, "options": ["rbind", "rshared"]},
+            {"destination": "/mnt/sl", "type": "bind", "source": s, "options": ["rbind", "rslave"]},
+        ]),
+    );
+    let out = run_ok(&env, "b", &cfg);
+    // ro applies to the top mount only; rro (mount_setattr AT_RECURSIVE) to the submount too.
+    let (o, opt) = mnt_opts(line_of(&out, "/mnt/ro"));
+    assert!(o.contains(&"ro"), "{o:?}");
+    assert!(opt.is_empty(), "rprivate: no propagation fields: {opt:?}");
+    assert!(mnt_opts(line_of(&out, "/mnt/ro/sub")).0.contains(&"rw"));
+    assert!(!out.contains("ro-writable"), "{out}");
+    assert!(out.contains("ro-sub-writable"), "{out}");
+    assert!(mnt_opts(line_of(&out, "/mnt/rro")).0.contains(&"ro"));
+    assert!(mnt_opts(line_of(&out, "/mnt/rro/sub")).0.contains(&"ro"));
+    assert!(out.contains("rro-sub-refused"), "{out}");
+    // rshared: a peer group of its own; rslave: receives from the host's shared mount.
+    let (_, opt) = mnt_opts(line_of(&out, "/mnt/sh/sub"));
+    assert!(opt.iter().any(|f| f.starts_with("shared:")), "{opt:?}");
+    let (_, opt) = mnt_opts(line_of(&out, "/mnt/sl/sub"));
+    assert!(opt.iter().any(|f| f.starts_with("master:")), "{opt:?}");
+    assert!(!opt.iter().any(|f| f.starts_with("shared:")), "{opt:?}");
+    // Nothing was written through the read-only mounts.
+    assert_eq!(std::fs::read_to_string(src.join("f")).unwrap(), "hello\n");
+    assert!(src.join("sub/y").exists() && !src.join("sub/z").exists());
+}
+
+#[test]
+fn tmpfs_size_mode_and_flags() {
+    let env = Env::new();
+    let cfg = with_mounts(
+        sh("grep ' /mnt/t ' /proc/self/mountinfo; stat -c '%a' /mnt/t"),
+        json!([{"destination": "/mnt/t", "type": "tmpfs", "source": "tmpfs",
+                "options": ["nosuid", "nodev", "noexec", "size=1m", "mode=1770"]}]),
+    );
+    let out = run_ok(&env, "b", &cfg);
+    let l = line_of(&out, "/mnt/t");
+    let (o, _) = mnt_opts(l);
+    for f in ["nosuid", "nodev", "noexec"] {
+        assert!(o.contains(&f), "{f} missing: {l}");
+    }
+    let sup = l.split(" - ").nth(1).unwrap();
+    assert!(
+        sup.contains("size=1024k") && sup.contains("mode=1770"),
+        "{sup}"
+    );
+    assert_eq!(out.lines().last().unwrap(), "1770");
+}
+
+#[test]
+fn single_file_bind_creates_its_destination() {
+    let env = Env::new();
+    let f = env.tmp.path().join("hostfile");
+    std::fs::write(&f, "from the host\n").unwrap();
+    let cfg = with_mounts(
+        sh("cat /etc/hull/deep/file; grep -c ' /etc/hull/deep/file ' /proc/self/mountinfo; stat -c %F /etc/hull/deep/file"),
+        json!([{"destination": "/etc/hull/deep/file", "type": "bind", "source": f, "options": ["bind", "ro"]}]),
+    );
+    let b = private_rootfs(&env, "b");
+    let out = run_ok(&env, "b", &cfg);
+    assert_eq!(out, "from the host\n1\nregular file\n");
+    // The destination (a file, not a directory) was created in the image.
+    assert!(b.join("etc/hull/deep/file").is_file());
+}
+
+#[test]
+fn destination_through_absolute_symlink_stays_in_rootfs() {
+    let env = Env::new();
+    let r = private_rootfs(&env, "b");
+    // The image has /escape -> <an absolute host path>; a mount at /escape/x must land inside
+    // the rootfs, never on the host.
+    let host_target = env.tmp.path().join("host-target");
+    std::fs::create_dir_all(&host_target).unwrap();
+    std::os::unix::fs::symlink(&host_target, r.join("escape")).unwrap();
+    let cfg = with_mounts(
+        sh("grep ' /mnt ' /proc/self/mountinfo | head -1; cat /proc/self/mountinfo"),
+        json!([{"destination": "/escape/x", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m"]}]),
+    );
+    let out = run_ok(&env, "b", &cfg);
+    let inside = format!("{}/x", host_target.display());
+    assert!(
+        out.lines().any(|l| l.split(' ').nth(4) == Some(&inside)),
+        "the mount should be at {inside} inside the rootfs:\n{out}"
+    );
+    assert!(
+        !host_target.join("x").exists(),
+        "created on the host through the symlink"
+    );
+    assert!(r
+        .join(host_target.strip_prefix("/").unwrap())
+        .join("x")
+        .is_dir());
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mi.contains(&inside));
+}
+
+#[test]
+fn tmpcopyup_keeps_the_image_content() {
+    let env = Env::new();
+    let marker = format!("hull-tmpcopyup-{}", std::process::id());
+    let cfg = with_mounts(
+        sh(&format!(
+            "grep ' /etc ' /proc/self/mountinfo; cat /etc/passwd | head -1; echo new > /etc/{marker} && cat /etc/{marker}"
+        )),
+        json!([{"destination": "/etc", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup", "size=4m"]}]),
+    );
+    let out = run_ok(&env, "b", &cfg);
+    assert!(line_of(&out, "/etc").contains(" - tmpfs "), "{out}");
+    let first = std::fs::read_to_string(rootfs().join("etc/passwd")).unwrap();
+    assert!(out.contains(first.lines().next().unwrap()), "{out}");
+    assert!(out.ends_with("new\n"));
+    assert!(!rootfs().join("etc").join(&marker).exists());
+}
+
+#[test]
+fn bad_mounts_are_refused() {
+    let env = Env::new();
+    let err = refused(
+        &env,
+        "unknown-tmpfs",
+        &with_mounts(
+            config(&["true"]),
+            json!([{"destination": "/mnt", "type": "tmpfs", "source": "tmpfs", "options": ["bogusopt"]}]),
+        ),
+        "mounts[5] /mnt",
+    );
+    assert!(err.contains("bogusopt") && err.contains("EINVAL"), "{err}");
+    let err = refused(
+        &env,
+        "unknown-bind",
+        &with_mounts(
+            config(&["true"]),
+            json!([{"destination": "/mnt", "type": "bind", "source": "/tmp", "options": ["rbind", "rprivte"]}]),
+        ),
+        "mounts[5] /mnt",
+    );
+    assert!(err.contains("rprivte"), "{err}");
+    refused(
+        &env,
+        "relative",
+        &with_mounts(
+            config(&["true"]),
+            json!([{"destination": "mnt", "type": "tmpfs", "source": "tmpfs"}]),
+        ),
+        "mounts[5].destination",
+    );
+    refused(
+        &env,
+        "nosrc",
+        &with_mounts(
+            config(&["true"]),
+            json!([{"destination": "/mnt", "type": "bind", "source": "/nonexistent-hull", "options": ["bind"]}]),
+        ),
+        "mounts[5] /mnt",
+    );
+}
+
+// ---------------------------------------------------------------- idmapped mounts
+
+#[test]
+fn idmapped_mount_with_its_own_mappings() {
+    let env = Env::new();
+    let src = host_src(&env, "src");
+    let s = src.to_str().unwrap();
+    let cfg = with_mounts(
+        sh("stat -c '%u %g' /mnt/id/f /mnt/plain/f; grep ' /mnt/id ' /proc/self/mountinfo"),
+        json!([
+            {"destination": "/mnt/id", "type": "bind", "source": s, "options": ["bind", "idmap"],
+             "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 10}],
+             "gidMappings": [{"containerID": 0, "hostID": 2000, "size": 10}]},
+            {"destination": "/mnt/plain", "type": "bind", "source": s, "options": ["bind"]}
+        ]),
+    );
+    let out = run_ok(&env, "b", &cfg);
+    let l: Vec<&str> = out.lines().collect();
+    assert_eq!(l[0], "1000 2000", "{out}");
+    assert_eq!(l[1], "0 0", "{out}");
+    assert!(mnt_opts(l[2]).0.contains(&"idmapped"), "{out}");
+}
+
+fn userns(mut cfg: Value) -> Value {
+    cfg["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
+    cfg["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    cfg["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    // sysfs cannot be mounted fresh without a new net namespace owned by the userns: bind it.
+    for m in cfg["mounts"].as_array_mut().unwrap() {
+        if m["destination"] == "/sys" {
+            *m = json!({"destination": "/sys", "type": "bind", "source": "/sys",
+                        "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]});
+        }
+    }
+    cfg
+}
+
+#[test]
+fn idmapped_mount_in_a_user_namespace_uses_the_container_mappings() {
+    let env = Env::new();
+    let src = host_src(&env, "src");
+    let s = src.to_str().unwrap();
+    let cfg = with_mounts(
+        userns(sh(
+            "stat -c '%u %g' /mnt/f /tmp/f; touch /mnt/made; stat -c %u /mnt/made",
+        )),
+        json!([
+            {"destination": "/mnt", "type": "bind", "source": s, "options": ["rbind", "ridmap"]},
+            {"destination": "/tmp", "type": "bind", "source": s, "options": ["bind"]}
+        ]),
+    );
+    let out = run_ok(&env, "b", &cfg);
+    // Owned by 0 on disk: the container's root through the idmapped mount, nobody without it.
+    assert_eq!(out, "0 0\n65534 65534\n0\n");
+    // A file the container's root creates is owned by 0 on disk, not by 100000.
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(std::fs::metadata(src.join("made")).unwrap().uid(), 0);
+}
+
+#[test]
+fn idmap_needs_a_bind_mount_and_mappings() {
+    let env = Env::new();
+    refused(
+        &env,
+        "tmpfs",
+        &with_mounts(
+            config(&["true"]),
+            json!([{"destination": "/mnt", "type": "tmpfs", "source": "tmpfs", "options": ["idmap"]}]),
+        ),
+        "mounts[5] /mnt: idmapped mounts are supported for bind mounts only",
+    );
+    refused(
+        &env,
+        "nomaps",
+        &with_mounts(
+            config(&["true"]),
+            json!([{"destination": "/mnt", "type": "bind", "source": "/tmp", "options": ["bind", "idmap"]}]),
+        ),
+        "mounts[5]: an idmapped mount needs uidMappings",
+    );
+}
+
+// ---------------------------------------------------------------- devices
+
+#[test]
+fn devices_with_mode_owner_and_fifo() {
+    let env = Env::new();
+    let mut cfg = sh(
+        "stat -c '%F %t,%T %a %u %g' /dev/hullnull /dev/hullfifo /dev/null; echo data > /dev/hullnull && echo write-ok",
+    );
+    cfg["linux"]["devices"] = json!([
+        {"path": "/dev/hullnull", "type": "c", "major": 1, "minor": 3, "fileMode": 416, "uid": 1000, "gid": 1001},
+        {"path": "/dev/hullfifo", "type": "p", "fileMode": 384}
+    ]);
+    let out = run_ok(&env, "b", &cfg);
+    assert_eq!(
+        out,
+        "character special file 1,3 640 1000 1001\nfifo 0,0 600 0 0\ncharacter special file 1,3 666 0 0\nwrite-ok\n"
+    );
+}
+
+#[test]
+fn devices_in_a_user_namespace_are_bind_mounted() {
+    let env = Env::new();
+    let mut cfg = userns(sh(
+        "stat -c '%F %t,%T' /dev/full /dev/null; grep -c ' /dev/full ' /proc/self/mountinfo; echo x > /dev/null && echo null-ok",
+    ));
+    cfg["linux"]["devices"] =
+        json!([{"path": "/dev/full", "type": "c", "major": 1, "minor": 7, "fileMode": 438}]);
+    let out = run_ok(&env, "b", &cfg);
+    assert_eq!(
+        out,
+        "character special file 1,7\ncharacter special file 1,3\n1\nnull-ok\n"
+    );
+}
+
+#[test]
+fn bad_devices_are_refused() {
+    let env = Env::new();
+    let mut cfg = config(&["true"]);
+    cfg["linux"]["devices"] = json!([{"path": "/dev/x", "type": "q", "major": 1, "minor": 3}]);
+    refused(&env, "type", &cfg, "linux.devices[0].type");
+    cfg["linux"]["devices"] = json!([{"path": "/dev/x", "type": "a", "major": 1, "minor": 3}]);
+    refused(&env, "all", &cfg, "linux.devices[0].type");
+    cfg["linux"]["devices"] = json!([{"path": "dev/x", "type": "c", "major": 1, "minor": 3}]);
+    refused(&env, "rel", &cfg, "linux.devices[0].path");
+}
+
+// ---------------------------------------------------------------- process attributes
+
+#[test]
+fn scheduler_and_io_priority() {
+    let env = Env::new();
+    let mut cfg =
+        sh("grep '^policy' /proc/self/sched; cut -d' ' -f19 /proc/self/stat; ionice -p $$");
+    cfg["process"]["scheduler"] = json!({"policy": "SCHED_BATCH", "nice": 7});
+    cfg["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_BE", "priority": 6});
+    let out = run_ok(&env, "b", &cfg);
+    let l: Vec<&str> = out.lines().collect();
+    assert!(l[0].ends_with(" 3"), "SCHED_BATCH is policy 3: {out}");
+    assert_eq!(l[1], "7", "{out}");
+    assert_eq!(l[2], "best-effort: prio 6", "{out}");
+
+    let mut cfg = sh("ionice -p $$");
+    cfg["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_IDLE", "priority": 0});
+    assert_eq!(run_ok(&env, "idle", &cfg), "idle\n");
+
+    // SCHED_FIFO: works where the container's cgroup has realtime runtime; on this host's v1
+    // cpu controller it has none, and the kernel's EPERM is reported naming the field.
+    let mut cfg = sh("grep '^policy' /proc/self/sched; grep '^prio' /proc/self/sched");
+    cfg["process"]["scheduler"] = json!({"policy": "SCHED_FIFO", "priority": 5});
+    let (ok, out, err) = run(&env, "fifo", &cfg);
+    if ok {
+        assert!(out.lines().next().unwrap().ends_with(" 1"), "{out}");
+    } else {
+        assert!(
+            err.contains("process.scheduler: sched_setattr: EPERM"),
+            "{err}"
+        );
+    }
+    let mut cfg = config(&["true"]);
+    cfg["process"]["scheduler"] = json!({"policy": "SCHED_RR", "priority": 200});
+    refused(&env, "badprio", &cfg, "process.scheduler.priority");
+    let mut cfg = config(&["true"]);
+    cfg["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_RT", "priority": 8});
+    refused(&env, "badio", &cfg, "process.ioPriority.priority");
+}
+
+#[test]
+fn personality_linux32() {
+    let env = Env::new();
+    let mut cfg = config(&["uname", "-m"]);
+    cfg["linux"]["personality"] = json!({"domain": "LINUX32"});
+    assert_eq!(run_ok(&env, "b", &cfg), "i686\n");
+    let cfg = config(&["uname", "-m"]);
+    assert_eq!(run_ok(&env, "b64", &cfg), "x86_64\n");
+}
+
+fn have_cap_sys_resource() -> bool {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap();
+    let eff = s
+        .lines()
+        .find(|l| l.starts_with("CapEff:"))
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string();
+    u64::from_str_radix(&eff, 16).unwrap() & (1 << 24) != 0
+}
+
+#[test]
+fn oom_score_adj() {
+    let env = Env::new();
+    let mut cfg = config(&["cat", "/proc/self/oom_score_adj"]);
+    cfg["process"]["oomScoreAdj"] = json!(500);
+    assert_eq!(run_ok(&env, "up", &cfg), "500\n");
+    // Lowering below the current value needs CAP_SYS_RESOURCE (runc fails the same way here).
+    cfg["process"]["oomScoreAdj"] = json!(-100);
+    if have_cap_sys_resource() {
+        assert_eq!(run_ok(&env, "down", &cfg), "-100\n");
+    } else {
+        let e = refused(&env, "down", &cfg, "process.oomScoreAdj -100");
+        assert!(e.contains("Permission denied"), "{e}");
+    }
+}
+
+#[test]
+fn lsm_fields_fail_like_runc_without_an_lsm() {
+    if Path::new("/sys/module/apparmor/parameters/enabled").exists()
+        || Path::new("/sys/fs/selinux/enforce").exists()
+    {
+        eprintln!("skip: this host has an LSM; the test is about hosts without one");
+        return;
+    }
+    let env = Env::new();
+    let mut cfg = config(&["true"]);
+    cfg["process"]["apparmorProfile"] = json!("hull-test");
+    refused(&env, "aa", &cfg, "process.apparmorProfile \"hull-test\"");
+    // runc 1.1.5 on the same bundle fails too (writing /proc/self/attr/exec).
+    if Path::new("/usr/sbin/runc").exists() {
+        let mut rcfg = cfg.clone();
+        rcfg["root"]["path"] = json!(rootfs());
+        let b = env.bundle("runc-aa", &rcfg);
+        let st = env.tmp.path().join("runc-state");
+        let o = Command::new("/usr/sbin/runc")
+            .arg("--root")
+            .arg(&st)
+            .args(["run", "-b", b.to_str().unwrap(), "hull-env-aa"])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let _ = Command::new("/usr/sbin/runc")
+            .arg("--root")
+            .arg(&st)
+            .args(["delete", "-f", "hull-env-aa"])
+            .output();
+        assert!(!o.status.success(), "runc accepted an AppArmor profile");
+        assert!(String::from_utf8_lossy(&o.stderr).contains("apparmor"));
+    }
+    let mut cfg = config(&["true"]);
+    cfg["process"]["selinuxLabel"] = json!("system_u:system_r:container_t:s0");
+    refused(&env, "se", &cfg, "process.selinuxLabel");
+    let mut cfg = config(&["true"]);
+    cfg["linux"]["mountLabel"] = json!("system_u:object_r:container_file_t:s0");
+    refused(&env, "ml", &cfg, "linux.mountLabel");
+    // Empty strings are "not set".
+    let mut cfg = config(&["true"]);
+    cfg["process"]["apparmorProfile"] = json!("");
+    cfg["process"]["selinuxLabel"] = json!("");
+    run_ok(&env, "empty", &cfg);
+}
+
+#[test]
+fn invalid_sysctls_are_refused() {
+    let env = Env::new();
+    let mut cfg = config(&["true"]);
+    cfg["linux"]["sysctl"] = json!({"net.ipv4.hull_bogus": "1"});
+    refused(&env, "missing", &cfg, "linux.sysctl net.ipv4.hull_bogus=1");
+    let mut cfg = config(&["true"]);
+    cfg["linux"]["sysctl"] = json!({"kernel.hostname_bogus/../x": "1"});
+    refused(&env, "dots", &cfg, "linux.sysctl");
+    // A host-wide sysctl is not namespaced: refused before anything starts.
+    let mut cfg = config(&["true"]);
+    cfg["linux"]["sysctl"] = json!({"vm.swappiness": "10"});
+    refused(&env, "hostwide", &cfg, "vm.swappiness");
+    // A namespaced one is applied inside.
+    let mut cfg = config(&["cat", "/proc/sys/net/ipv4/ip_forward"]);
+    cfg["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
+    cfg["linux"]["readonlyPaths"] = json!([]);
+    assert_eq!(run_ok(&env, "ok", &cfg), "1\n");
+}
+
+// ---------------------------------------------------------------- user and time namespaces
+
+#[test]
+fn rootfs_owned_by_the_mapped_root() {
+    let env = Env::new();
+    let r = private_rootfs(&env, "b");
+    let st = Command::new("chown")
+        .args(["-R", "-h", "100000:100000"])
+        .arg(&r)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let src = host_src(&env, "src");
+    let mut cfg = with_mounts(
+        userns(sh(
+            "id -u; id -G; cat /proc/self/setgroups; touch /made && stat -c '%u' /made; \
+             grep -c ' /proc ' /proc/self/mountinfo; grep ' /dev ' /proc/self/mountinfo | grep -c tmpfs; \
+             cat /data/f; echo x > /dev/null && echo null-ok; mkdir /dev/shm/d && echo shm-ok",
+        )),
+        json!([{"destination": "/data", "type": "bind", "source": src, "options": ["rbind", "ro"]}]),
+    );
+    cfg["process"]["user"]["additionalGids"] = json!([5]);
+    let out = run_ok(&env, "b", &cfg);
+    assert_eq!(
+        out, "0\n0 5\nallow\n0\n1\n1\nhello\nnull-ok\nshm-ok\n",
+        "{out}"
+    );
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(std::fs::metadata(r.join("made")).unwrap().uid(), 100000);
+}
+
+#[test]
+fn time_namespace_offsets() {
+    let env = Env::new();
+    let mut cfg = sh("cat /proc/self/timens_offsets; cut -d. -f1 /proc/uptime");
+    cfg["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "time"}));
+    cfg["linux"]["timeOffsets"] = json!({
+        "monotonic": {"secs": 86400, "nanosecs": 0},
+        "boottime": {"secs": 1000000, "nanosecs": 5}
+    });
+    let host_up: f64 = std::fs::read_to_string("/proc/uptime")
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let out = run_ok(&env, "b", &cfg);
+    let l: Vec<&str> = out.lines().collect();
+    let offs: Vec<Vec<&str>> = l[..2]
+        .iter()
+        .map(|x| x.split_whitespace().collect())
+        .collect();
+    assert!(offs.contains(&vec!["monotonic", "86400", "0"]), "{out}");
+    assert!(offs.contains(&vec!["boottime", "1000000", "5"]), "{out}");
+    let up: f64 = l[2].parse().unwrap();
+    assert!(up >= host_up + 999_000.0, "uptime {up} vs host {host_up}");
+    // Without a time namespace the offsets are refused.
+    let mut cfg = config(&["true"]);
+    cfg["linux"]["timeOffsets"] = json!({"monotonic": {"secs": 1}});
+    refused(&env, "nons", &cfg, "linux.timeOffsets");
+}
