@@ -7,6 +7,7 @@ use hull::logging;
 fn create_args(c: CreateFlags, systemd_cgroup: bool) -> CreateArgs {
     CreateArgs {
         systemd_cgroup,
+        console_fd: None,
         id: c.id,
         bundle: c.bundle,
         pid_file: c.pid_file,

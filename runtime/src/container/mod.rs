@@ -7,6 +7,7 @@ pub mod list;
 pub mod run;
 pub mod start;
 pub mod state;
+pub mod tty;
 
 pub use state::{ContainerDir, State, Status, Store};
 

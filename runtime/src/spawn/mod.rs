@@ -110,6 +110,8 @@ pub struct CreateOpts {
     pub no_new_keyring: bool,
     pub preserve_fds: i32,
     pub console_socket: Option<PathBuf>,
+    /// A connected socket to send the pty master over (foreground `hull run` with a terminal).
+    pub console_fd: Option<OwnedFd>,
     pub container_id: String,
 }
 
@@ -239,20 +241,25 @@ pub fn plan(b: &Bundle, opts: &CreateOpts, exec_fifo: OwnedFd) -> Result<Plan> {
         })
         .collect::<Result<Vec<_>>>()?;
     let terminal = process.terminal().unwrap_or(false);
-    let console = match (&opts.console_socket, terminal) {
-        (Some(p), true) => Some(connect_console(p)?),
-        (None, true) => {
-            return Err(Error::invalid(
-                "process.terminal: true requires --console-socket (or run in the foreground)",
-            ))
-        }
-        (Some(_), false) => {
-            return Err(Error::invalid(
-                "--console-socket given but process.terminal is false",
-            ))
-        }
-        (None, false) => None,
-    };
+    let console =
+        match (&opts.console_socket, terminal) {
+            (Some(p), true) => Some(connect_console(p)?),
+            (None, true) if opts.console_fd.is_some() => opts
+                .console_fd
+                .as_ref()
+                .map(|f| f.try_clone())
+                .transpose()
+                .map_err(|e| Error::io("dup console fd", "", e))?,
+            (None, true) => return Err(Error::invalid(
+                "process.terminal: true needs --console-socket (or `hull run` in the foreground)",
+            )),
+            (Some(_), false) => {
+                return Err(Error::invalid(
+                    "--console-socket given but process.terminal is false",
+                ))
+            }
+            (None, false) => None,
+        };
     let extras = crate::sched::ProcessExtras::plan(spec)?;
     let personality = linux.personality().as_ref().map(|p| match p.domain() {
         oci_spec::runtime::LinuxPersonalityDomain::PerLinux => 0x0000,
