@@ -809,14 +809,15 @@ fn failing_start_container_hook_stops_the_container() {
     let b = env.bundle("b", &cfg);
     let (_out, err, st) = create_detached(&env, &id, &b);
     assert!(st.success(), "create: {}", read(&err));
-    // Like runc 1.1.5: `start` releases the init, which runs the hook, reports the failure on
-    // the container's stderr and exits instead of executing the process.
-    let _ = env.hull(&["start", &id]);
+    // The spec's rule (stricter than runc 1.1.5, whose `start` returns 0): `start` fails naming
+    // the hook, the process never runs, the container is stopped.
+    let o = env.hull(&["start", &id]);
+    assert!(!o.status.success(), "start should fail");
+    let e = stderr(&o);
     wait_until("container stop", std::time::Duration::from_secs(10), || {
         env.status(&id) == "stopped"
     });
     assert!(!d.join("process-ran").exists());
-    let e = read(&err);
     assert!(e.contains("startContainer[0] hook /bin/false"), "{e}");
 }
 
@@ -848,4 +849,23 @@ fn failing_poststart_and_poststop_hooks_only_warn() {
         stderr(&o)
     );
     assert!(!env.root.join(&id).exists());
+}
+
+#[test]
+fn exec_cpu_affinity_is_validated_and_leaves_the_init_alone() {
+    let env = Env::new();
+    let mut cfg = config(&["true"]);
+    cfg["process"]["execCPUAffinity"] = json!({"initial": "0-x"});
+    refused(&env, "bad", &cfg, "execCPUAffinity");
+    // The runtime-spec: "not applicable to the container's init process" — the init keeps the
+    // affinity it inherits (here: hull's own).
+    let mut cfg = sh("grep Cpus_allowed_list /proc/self/status");
+    cfg["process"]["execCPUAffinity"] = json!({"initial": "0", "final": "0"});
+    let mine = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("Cpus_allowed_list"))
+        .unwrap()
+        .to_string();
+    assert_eq!(run_ok(&env, "ok", &cfg).trim(), mine);
 }
