@@ -869,3 +869,73 @@ fn exec_cpu_affinity_is_validated_and_leaves_the_init_alone() {
         .to_string();
     assert_eq!(run_ok(&env, "ok", &cfg).trim(), mine);
 }
+
+// ---------------------------------------------------------------- credentials, limits, uts
+
+#[test]
+fn capability_sets_rlimits_and_domainname() {
+    let env = Env::new();
+    let mut cfg = sh(
+        "grep -E '^Cap(Inh|Prm|Eff|Bnd|Amb)' /proc/self/status; grep 'open files' /proc/self/limits; \
+         grep 'core file' /proc/self/limits; cat /proc/sys/kernel/domainname; id -u",
+    );
+    cfg["domainname"] = json!("hull.example");
+    cfg["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    let net_bind = json!(["CAP_NET_BIND_SERVICE"]);
+    cfg["process"]["capabilities"] = json!({
+        // CAP_SYS_RESOURCE is not in this host's bounding set: dropped with a warning.
+        "bounding": ["CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_SYS_RESOURCE"],
+        "effective": net_bind, "permitted": net_bind, "inheritable": net_bind, "ambient": net_bind
+    });
+    cfg["process"]["rlimits"] = json!([
+        {"type": "RLIMIT_NOFILE", "soft": 1000, "hard": 2000},
+        {"type": "RLIMIT_CORE", "soft": 0, "hard": 0}
+    ]);
+    let (ok, out, err) = run(&env, "b", &cfg);
+    assert!(ok, "{err}");
+    let l: Vec<&str> = out.lines().collect();
+    let held_sys_resource = have_cap_sys_resource();
+    let bnd = if held_sys_resource {
+        "CapBnd:\t0000000001000420"
+    } else {
+        "CapBnd:\t0000000000000420"
+    };
+    assert_eq!(
+        &l[..5],
+        &[
+            "CapInh:\t0000000000000400",
+            "CapPrm:\t0000000000000400",
+            "CapEff:\t0000000000000400",
+            bnd,
+            "CapAmb:\t0000000000000400"
+        ],
+        "{out}"
+    );
+    if !held_sys_resource {
+        assert!(err.contains("CAP_SYS_RESOURCE"), "no warning: {err}");
+    }
+    let nofile: Vec<&str> = l[5].split_whitespace().collect();
+    assert_eq!(&nofile[3..5], &["1000", "2000"], "{out}");
+    let core: Vec<&str> = l[6].split_whitespace().collect();
+    assert_eq!(&core[4..6], &["0", "0"], "{out}");
+    assert_eq!(l[7], "hull.example");
+    assert_eq!(l[8], "1000");
+}
+
+#[test]
+fn id_maps_seen_inside() {
+    let env = Env::new();
+    let mut cfg = userns(sh(
+        "cat /proc/self/uid_map /proc/self/gid_map | tr -s ' '; cat /proc/self/setgroups",
+    ));
+    cfg["linux"]["uidMappings"] = json!([
+        {"containerID": 0, "hostID": 200000, "size": 1000},
+        {"containerID": 1000, "hostID": 300000, "size": 10}
+    ]);
+    cfg["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 200000, "size": 2000}]);
+    let out = run_ok(&env, "b", &cfg);
+    assert_eq!(
+        out, " 0 200000 1000\n 1000 300000 10\n 0 200000 2000\nallow\n",
+        "{out}"
+    );
+}
