@@ -243,9 +243,16 @@ impl ProcessExtras {
             // SAFETY: sched_setattr(0 = self, valid attr of the size it declares, flags 0).
             let rc = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, a as *const SchedAttr, 0) };
             if rc != 0 {
+                let e = Errno::last();
+                let hint = if e == Errno::EPERM && (a.policy == 1 || a.policy == 2) {
+                    " (realtime policies need CAP_SYS_NICE and, with RT group scheduling, realtime \
+                     runtime in the container's cpu cgroup: cpu.rt_runtime_us)"
+                } else {
+                    ""
+                };
                 return Err(Error::sys(
-                    "process.scheduler: sched_setattr",
-                    Errno::last(),
+                    format!("process.scheduler: sched_setattr{hint}"),
+                    e,
                 ));
             }
         }

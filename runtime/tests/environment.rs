@@ -451,19 +451,38 @@ fn scheduler_and_io_priority() {
     cfg["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_IDLE", "priority": 0});
     assert_eq!(run_ok(&env, "idle", &cfg), "idle\n");
 
-    // SCHED_FIFO: works where the container's cgroup has realtime runtime; on this host's v1
-    // cpu controller it has none, and the kernel's EPERM is reported naming the field.
+    // SCHED_FIFO. With RT group scheduling (this host's v1 cpu controller) the container's cgroup
+    // needs realtime runtime (linux.resources.cpu.realtimeRuntime); without it the kernel's EPERM
+    // is reported naming the field, with the reason.
+    let rt_group = [
+        "/sys/fs/cgroup/cpu,cpuacct/cpu.rt_runtime_us",
+        "/sys/fs/cgroup/cpu/cpu.rt_runtime_us",
+    ]
+    .iter()
+    .any(|p| Path::new(p).exists());
     let mut cfg = sh("grep '^policy' /proc/self/sched; grep '^prio' /proc/self/sched");
     cfg["process"]["scheduler"] = json!({"policy": "SCHED_FIFO", "priority": 5});
     let (ok, out, err) = run(&env, "fifo", &cfg);
-    if ok {
-        assert!(out.lines().next().unwrap().ends_with(" 1"), "{out}");
-    } else {
+    if rt_group {
         assert!(
-            err.contains("process.scheduler: sched_setattr: EPERM"),
+            !ok,
+            "SCHED_FIFO without realtime runtime should fail here: {out}"
+        );
+        assert!(
+            err.contains("process.scheduler: sched_setattr")
+                && err.contains("cpu.rt_runtime_us")
+                && err.contains("EPERM"),
             "{err}"
         );
+        cfg["linux"]["resources"] =
+            json!({"cpu": {"realtimeRuntime": 10000, "realtimePeriod": 1000000}});
+    } else {
+        assert!(ok, "{err}");
     }
+    let out = run_ok(&env, "fifo-rt", &cfg);
+    let l: Vec<&str> = out.lines().collect();
+    assert!(l[0].ends_with(" 1"), "SCHED_FIFO is policy 1: {out}");
+    assert!(l[1].ends_with(" 94"), "kernel prio 99 - 5: {out}");
     let mut cfg = config(&["true"]);
     cfg["process"]["scheduler"] = json!({"policy": "SCHED_RR", "priority": 200});
     refused(&env, "badprio", &cfg, "process.scheduler.priority");

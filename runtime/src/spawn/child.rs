@@ -178,7 +178,11 @@ fn run(plan: &Plan, sock: BorrowedFd, fast: bool) -> Result<Infallible> {
     step("oomScoreAdj");
     if let Some(adj) = plan.oom_score_adj {
         sys::write_file("/proc/self/oom_score_adj", adj.to_string().as_bytes())
-            .map_err(|e| Error::invalid(format!("process.oomScoreAdj {adj}: {e}")))?;
+            .map_err(|e| {
+                Error::invalid(format!(
+                    "process.oomScoreAdj {adj}: {e} (going below the runtime's own value needs CAP_SYS_RESOURCE)"
+                ))
+            })?;
     }
 
     step("rlimits");
