@@ -958,3 +958,50 @@ fn id_maps_seen_inside() {
         "{out}"
     );
 }
+
+/// A process holding a user namespace whose setgroups is "deny" (util-linux unshare
+/// --map-root-user writes it), killed when dropped.
+struct UsernsHolder(std::process::Child);
+impl Drop for UsernsHolder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn joined_user_namespace_with_setgroups_denied() {
+    let env = Env::new();
+    let holder = UsernsHolder(
+        Command::new("unshare")
+            .args(["--user", "--map-root-user", "sleep", "60"])
+            .spawn()
+            .unwrap(),
+    );
+    let pid = holder.0.id();
+    wait_until("userns holder", std::time::Duration::from_secs(5), || {
+        std::fs::read_to_string(format!("/proc/{pid}/setgroups")).is_ok_and(|s| s.trim() == "deny")
+    });
+    let mut cfg = sh("cat /proc/self/setgroups; id -G; cat /proc/self/uid_map | tr -s ' '");
+    for m in cfg["mounts"].as_array_mut().unwrap() {
+        if m["destination"] == "/sys" {
+            *m = json!({"destination": "/sys", "type": "bind", "source": "/sys",
+                        "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]});
+        }
+    }
+    cfg["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user", "path": format!("/proc/{pid}/ns/user")}));
+    let out = run_ok(&env, "b", &cfg);
+    assert_eq!(out, "deny\n0\n 0 0 1\n", "{out}");
+    // Supplementary groups cannot be set there: a clear error, nothing left behind.
+    cfg["process"]["user"]["additionalGids"] = json!([5]);
+    refused(
+        &env,
+        "groups",
+        &cfg,
+        "process.user.additionalGids: setgroups is denied",
+    );
+    drop(holder);
+}
