@@ -99,6 +99,7 @@ class Res:
         self.end = None
         self.rc = None
         self.maxrss_kb = None
+        self.cpu_s = None
         self.err = None  # stderr file
         self.out = None  # stdout file or None
 
@@ -157,6 +158,7 @@ class Spawner:
         r.end = now
         r.rc = os.waitstatus_to_exitcode(status)
         r.maxrss_kb = ru.ru_maxrss
+        r.cpu_s = ru.ru_utime + ru.ru_stime  # this process and the children it reaped
         return r
 
     def reap_orphans(self):
@@ -422,10 +424,13 @@ class Bench:
         s = "lifecycle"
         self.section(s, f"1. lifecycle: `run` busybox true (create+start+wait+delete)",
                      [("seq_median", "sequential median", "ms"), ("seq_p90", "sequential p90", "ms"),
+                      ("seq_cpu", "sequential CPU time (user+sys) median", "ms"),
                       ("par_median", f"{a.par} in parallel: batch wall median", "ms"),
                       ("par_total", f"{a.par} in parallel: {a.batches} batches total", "ms")],
                      note=f"{a.runs} sequential runs per runtime after {a.warmup} warm-up runs; "
-                          f"{a.batches} batches of {a.par} concurrent runs.")
+                          f"{a.batches} batches of {a.par} concurrent runs. CPU time: user+sys of the "
+                          f"`run` process and the children it reaped (wait4 rusage), less sensitive "
+                          f"than wall time to the other load on the machine.")
         bundle = self.bundles["true"]
 
         def one(rt, cid):
@@ -445,10 +450,12 @@ class Bench:
                 r = one(rt, f"{self.prefix}-{rt.name}-s{i}")
                 if r.ok:
                     self.add_sample(s, rt, "seq", ms(r.dur_ns))
+                    self.add_sample(s, rt, "cpu", r.cpu_s * 1000)
                 else:
                     self.fail(s, rt, r.reason("run"))
         self.summarise(s, "seq_median", median, "seq")
         self.summarise(s, "seq_p90", p90, "seq")
+        self.summarise(s, "seq_cpu", median, "cpu")
 
         for b in range(a.batches):
             for rt in self.active(s, b):
@@ -612,7 +619,7 @@ class Bench:
                         return [nr]
                     return None
 
-                self.sp.wait_many(rs, timeout=300, on_exit=after_up)
+                self.sp.wait_many(rs, timeout=120, on_exit=after_up)
                 up = max(r.end for r in rs) - min(r.start for r in rs)
                 cpids = [self.container_pid(rt, c, p) for c, p in zip(ids, pidfiles)]
                 # down: kill all; delete each once its process is reaped
@@ -680,23 +687,55 @@ class Bench:
     # ---------- 6. seccomp ----------
     def bench_seccomp(self):
         s = "seccomp"
-        sec = self.section(s, "6. seccomp: compile /usr/share/containers/seccomp.json to BPF",
-                           [], note="hook: runs target/release/examples/compile_bench PROFILE when it exists "
-                                    "(hull-seccomp's example); runc/crun compile with libseccomp inside "
-                                    "`create` and expose no separate figure.")
-        exe = os.path.join(REPO, "target/release/examples/compile_bench")
-        if not os.access(exe, os.X_OK):
-            sec["text"] = "skipped: target/release/examples/compile_bench not built (hull-seccomp example)"
-        elif not os.path.exists(SECCOMP_PROFILE):
-            sec["text"] = f"skipped: {SECCOMP_PROFILE} missing (Debian golang-github-containers-common)"
-        else:
-            out = os.path.join(self.logdir, "compile_bench.out")
-            r = self.sp.call([exe, SECCOMP_PROFILE], out=out, timeout=120)
+        sec = self.section(s, f"6. seccomp: compile {SECCOMP_PROFILE} to BPF",
+                           [("compile", "compile median", "ms")],
+                           note="libseccomp (what runc and crun link) timed by bench/seccomp_libseccomp.py "
+                                "through ctypes; hull-seccomp by target/release/examples/compile_bench PROFILE "
+                                "when that example exists (contract in docs/bench.md). Ratio vs libseccomp.")
+        sec["refs"] = {"libseccomp": "libseccomp"}
+        sec["rows"] = {n: {"status": "ok", "values": {}, "samples": {}} for n in ("hull-seccomp", "libseccomp")}
+        if not os.path.exists(SECCOMP_PROFILE):
+            for row in sec["rows"].values():
+                row["status"] = f"skipped: {SECCOMP_PROFILE} missing (Debian golang-github-containers-common)"
+            return
+        texts = []
+        for name, argv in (("libseccomp", [sys.executable, os.path.join(HERE, "seccomp_libseccomp.py"),
+                                           SECCOMP_PROFILE, str(self.args.seccomp_iters)]),
+                           ("hull-seccomp", [os.path.join(REPO, "target/release/examples/compile_bench"),
+                                             SECCOMP_PROFILE])):
+            row = sec["rows"][name]
+            if not os.access(argv[0], os.X_OK):
+                row["status"] = "skipped: target/release/examples/compile_bench not built (hull-seccomp example)"
+                continue
+            out = os.path.join(self.logdir, f"seccomp-{name}.out")
+            r = self.sp.call(argv, out=out, timeout=300)
             body = open(out, errors="replace").read().strip()
-            sec["text"] = (body if r.ok else f"failed: {r.reason('compile_bench')}\n{body}")[:4000]
-        log("   " + sec["text"].splitlines()[0] if sec["text"] else "")
-        for row in sec["rows"].values():
-            row["status"] = "n/a"
+            if not r.ok:
+                row["status"] = "failed: " + r.reason(os.path.basename(argv[-2] if name == "libseccomp" else argv[0]))
+                continue
+            found = None
+            for line in reversed(body.splitlines()):
+                try:
+                    obj = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(obj, dict) and isinstance(obj.get("median_us"), (int, float)):
+                    found = obj
+                    break
+            if found is None:
+                row["status"] = "failed: no JSON line with \"median_us\" in its output"
+                texts.append(f"{name} printed:\n{body[:2000]}")
+                continue
+            row["values"]["compile"] = found["median_us"] / 1000
+            row["detail"] = found
+            extra = {k: (",".join(v) if isinstance(v, list) else v) for k, v in found.items()
+                     if k not in ("median_us", "profile", "iterations", "syscall_names", "rules_skipped")}
+            row.setdefault("notes", {})["compile"] = ", ".join(f"{k}={v}" for k, v in extra.items())[:200]
+        if texts:
+            sec["text"] = "\n".join(texts)
+        for name, row in sec["rows"].items():
+            if row["status"] != "ok":
+                log(f"   {name}: {row['status']}")
 
     # ---------- cleanup ----------
     def cleanup(self):
@@ -801,20 +840,22 @@ def main():
     ap.add_argument("--out-json", default=os.path.join(REPO, "build/bench.json"))
     ap.add_argument("--sections", default="all",
                     help="comma list of lifecycle,verbs,memory,burst,containerd,seccomp (default all)")
-    ap.add_argument("--runs", type=int, default=50, help="sequential `run`s per runtime")
+    ap.add_argument("--runs", type=int, default=100, help="sequential `run`s per runtime")
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--par", type=int, default=8, help="concurrent `run`s per batch")
-    ap.add_argument("--batches", type=int, default=10)
-    ap.add_argument("--verbs", type=int, default=30, help="iterations of create/start/exec/delete")
-    ap.add_argument("--rss", type=int, default=7, help="creates measured for peak RSS")
+    ap.add_argument("--batches", type=int, default=20)
+    ap.add_argument("--verbs", type=int, default=50, help="iterations of create/start/exec/delete")
+    ap.add_argument("--rss", type=int, default=9, help="creates measured for peak RSS")
     ap.add_argument("--burst", type=int, default=100, help="containers in the burst")
-    ap.add_argument("--burst-rounds", type=int, default=3)
-    ap.add_argument("--ctr-runs", type=int, default=15, help="`ctr run --rm` per shim")
+    ap.add_argument("--burst-rounds", type=int, default=5)
+    ap.add_argument("--ctr-runs", type=int, default=30, help="`ctr run --rm` per shim")
+    ap.add_argument("--seccomp-iters", type=int, default=30, help="libseccomp compilations timed")
     ap.add_argument("--quick", action="store_true", help="few iterations (smoke test of the harness)")
     ap.add_argument("--command", default=None, help="the command line to record in the report")
     a = ap.parse_args()
     if a.quick:
-        a.runs, a.warmup, a.batches, a.verbs, a.rss, a.burst, a.burst_rounds, a.ctr_runs = 5, 1, 2, 3, 2, 10, 1, 3
+        (a.runs, a.warmup, a.batches, a.verbs, a.rss, a.burst, a.burst_rounds, a.ctr_runs,
+         a.seccomp_iters) = (5, 1, 2, 3, 2, 10, 1, 3, 5)
     if os.geteuid() != 0:
         sys.exit("bench: must run as root (it creates containers)")
     if not os.path.exists(os.path.join(a.rootfs, "bin/busybox")):

@@ -68,7 +68,7 @@ def meta(b, a):
         "paths": {rt.name: rt.path for rt in b.runtimes},
         "command": a.command or " ".join(sys.argv),
         "params": {k: getattr(a, k) for k in ("runs", "warmup", "par", "batches", "verbs", "rss",
-                                               "burst", "burst_rounds", "ctr_runs")},
+                                               "burst", "burst_rounds", "ctr_runs", "seccomp_iters")},
     }
 
 
@@ -169,9 +169,9 @@ def md_report(b, m):
                     v = row["values"].get(mkey)
                     if v is None:
                         if row["status"] not in ("ok", "n/a"):
-                            cells.append(row["status"].replace("|", "/"))
+                            cells.append(row["status"].split(":")[0])
                         elif mkey == "exec" and row.get("exec_error"):
-                            cells.append("failed: " + row["exec_error"].replace("|", "/"))
+                            cells.append("failed")
                         else:
                             cells.append("-")
                         continue
@@ -188,6 +188,12 @@ def md_report(b, m):
                         cell += f" [{row['notes'][mkey]}]"
                     cells.append(cell)
                 o.append(f"| {label} | " + " | ".join(cells) + " |")
+            o.append("")
+        for name, row in rows.items():
+            if row["status"] not in ("ok", "n/a"):
+                o.append(f"- {name}: {row['status']}")
+            if row.get("exec_error"):
+                o.append(f"- {name}: exec failed: {row['exec_error']}")
         o.append("")
     if b.leftovers:
         o.append("## Left behind (removed by the bench)")
