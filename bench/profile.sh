@@ -46,7 +46,7 @@ echo "== strace -c -f $name run (busybox true) -> $out/strace-$name.txt"
 strace -c -f -o "$out/strace-$name.txt" "$rt" --root "$work/root" run --bundle "$work/bundle" "$id"
 head -n 30 "$out/strace-$name.txt"
 tail -n 1 "$out/strace-$name.txt"
-echo "processes (the runtime, its helpers and the container's true): $(strace -f -e trace=none -o /dev/stdout "$rt" --root "$work/root" run \
+echo "processes and threads (the runtime, its helpers, the container): $(strace -f -e trace=none -o /dev/stdout "$rt" --root "$work/root" run \
     --bundle "$work/bundle" "$id" 2>/dev/null | grep -c '+++ exited')"
 
 echo
