@@ -260,9 +260,15 @@ class Runtime:
         os.makedirs(self.root, exist_ok=True)
         self.live = set()  # container ids that may still exist
         self.broken = None  # reason the runtime cannot run at all
+        self.has_pidfile = True
 
     def argv(self, *args):
         return [self.path, "--root", self.root, *args]
+
+    def create_argv(self, bundle, cid, pidfile):
+        """`create`, with --pid-file when the runtime has it (else the bench asks `state`)."""
+        extra = ["--pid-file", pidfile] if self.has_pidfile else []
+        return self.argv("create", "--bundle", bundle, *extra, cid)
 
 
 def elf_info(path):
@@ -340,6 +346,13 @@ class Bench:
             rt.broken = r.reason("sanity run")
             return
         rt.live.discard(cid)
+        try:
+            h = subprocess.run([rt.path, "create", "--help"], capture_output=True, text=True, timeout=10)
+            if h.returncode == 0 and "pid-file" not in h.stdout + h.stderr:
+                rt.has_pidfile = False
+                log(f"{rt.name}: `create --help` lists no --pid-file: container pids come from `state`")
+        except (OSError, subprocess.TimeoutExpired):
+            pass
         got = open(out, errors="replace").read().strip()
         want = f"{SANITY_MARK} hullbench 1"
         if got != want:
@@ -408,7 +421,7 @@ class Bench:
 
     def destroy(self, rt, cid, pid=None):
         """Best effort, untimed: kill, wait for the process, delete (then delete --force)."""
-        self.sp.call(rt.argv("kill", cid, "KILL"), timeout=10)
+        self.sp.call(rt.argv("kill", cid, "9"), timeout=10)
         if pid:
             self.sp.wait_exit(pid, timeout=5)
         r = self.sp.call(rt.argv("delete", cid), timeout=10)
@@ -493,7 +506,7 @@ class Bench:
             cid = f"{self.prefix}-{rt.name}-sleeper"
             pidfile = os.path.join(self.workdir, cid + ".pid")
             rt.live.add(cid)
-            r = self.sp.call(rt.argv("create", "--bundle", self.bundles["sleep"], "--pid-file", pidfile, cid))
+            r = self.sp.call(rt.create_argv(self.bundles["sleep"], cid, pidfile))
             if r.ok:
                 r = self.sp.call(rt.argv("start", cid))
             if not r.ok:
@@ -506,7 +519,7 @@ class Bench:
                 cid = f"{self.prefix}-{rt.name}-v{i}"
                 pidfile = os.path.join(self.workdir, cid + ".pid")
                 rt.live.add(cid)
-                r = self.sp.call(rt.argv("create", "--bundle", self.bundles["true"], "--pid-file", pidfile, cid))
+                r = self.sp.call(rt.create_argv(self.bundles["true"], cid, pidfile))
                 if not r.ok:
                     self.fail(s, rt, r.reason("create"))
                     continue
@@ -567,7 +580,7 @@ class Bench:
                 tf = os.path.join(self.logdir, f"time-{rt.name}-{i}.txt")
                 rt.live.add(cid)
                 r = self.sp.call(["/usr/bin/time", "-v", "-o", tf] +
-                                 rt.argv("create", "--bundle", self.bundles["true"], "--pid-file", pidfile, cid))
+                                 rt.create_argv(self.bundles["true"], cid, pidfile))
                 if not r.ok:
                     self.fail(s, rt, r.reason("create under /usr/bin/time"))
                     self.destroy(rt, cid)
@@ -589,7 +602,7 @@ class Bench:
                      [("up", f"{n}x create+start wall", "ms"), ("down", f"{n}x kill+delete wall", "ms"),
                       ("total", "total wall", "ms")],
                      note=f"All {n} `create` spawned at once (a container's `start` follows its "
-                          f"`create`); then all `kill KILL` at once, each `delete` once its container "
+                          f"`create`); then all `kill 9` (SIGKILL) at once, each `delete` once its container "
                           f"process has exited. Median of {a.burst_rounds} rounds.")
         bundle = self.bundles["sleep"]
         for rnd in range(a.burst_rounds):
@@ -601,7 +614,7 @@ class Bench:
                 rs = []
                 for j, cid in enumerate(ids):
                     rt.live.add(cid)
-                    r = self.sp.spawn(rt.argv("create", "--bundle", bundle, "--pid-file", pidfiles[j], cid))
+                    r = self.sp.spawn(rt.create_argv(bundle, cid, pidfiles[j]))
                     step[r.pid] = (j, "create")
                     rs.append(r)
                 errors = []
@@ -627,7 +640,7 @@ class Bench:
                 by_cpid = {p: j for j, p in enumerate(cpids) if p}
                 killed, exited, step2, rs2 = set(), set(), {}, []
                 for j, cid in enumerate(ids):
-                    r = self.sp.spawn(rt.argv("kill", cid, "KILL"))
+                    r = self.sp.spawn(rt.argv("kill", cid, "9"))
                     step2[r.pid] = (j, "kill")
                     rs2.append(r)
                 for p in list(by_cpid):
@@ -665,7 +678,7 @@ class Bench:
                 ended = set()
                 self.sp.wait_many(rs2, timeout=120, on_exit=after_down, done=lambda: len(ended) == n)
                 if len(ended) < n:
-                    errors.append(f"{n - len(ended)} container(s) not deleted within 120 s of `kill KILL`")
+                    errors.append(f"{n - len(ended)} container(s) not deleted within 120 s of `kill 9`")
                 down = max(r.end for r in rs2) - min(r.start for r in rs2)
                 if errors:
                     self.fail(s, rt, f"{len(errors)} step(s) failed; first: {errors[0]}")
