@@ -437,13 +437,15 @@ class Bench:
         s = "lifecycle"
         self.section(s, f"1. lifecycle: `run` busybox true (create+start+wait+delete)",
                      [("seq_median", "sequential median", "ms"), ("seq_p90", "sequential p90", "ms"),
-                      ("seq_cpu", "sequential CPU time (user+sys) median", "ms"),
+                      ("seq_cpu", "sequential CPU user+sys median", "ms"),
                       ("par_median", f"{a.par} in parallel: batch wall median", "ms"),
                       ("par_total", f"{a.par} in parallel: {a.batches} batches total", "ms")],
                      note=f"{a.runs} sequential runs per runtime after {a.warmup} warm-up runs; "
                           f"{a.batches} batches of {a.par} concurrent runs. CPU time: user+sys of the "
                           f"`run` process and the children it reaped (wait4 rusage), less sensitive "
-                          f"than wall time to the other load on the machine.")
+                          f"than wall time to the other load on the machine. Row `floor`: "
+                          f"`unshare -fpmiun chroot ROOTFS /bin/true`, the kernel's cost of the same "
+                          f"namespaces and exec without any runtime, timed in the same rotation.")
         bundle = self.bundles["true"]
 
         def one(rt, cid):
@@ -458,7 +460,18 @@ class Bench:
                 r = one(rt, f"{self.prefix}-{rt.name}-w{w}")
                 if not r.ok:
                     self.fail(s, rt, r.reason("run"))
+        # The kernel's floor for the same work, interleaved too: new namespaces, chroot, exec true.
+        floor_argv = [shutil.which("unshare") or "/usr/bin/unshare", "-fpmiun",
+                      shutil.which("chroot") or "/usr/sbin/chroot", self.rootfs, "/bin/true"]
+        floor = {"seq": [], "cpu": [], "error": None}
         for i in range(a.runs):
+            if floor["error"] is None:
+                r = self.sp.call(floor_argv)
+                if r.ok:
+                    floor["seq"].append(ms(r.dur_ns))
+                    floor["cpu"].append(r.cpu_s * 1000)
+                else:
+                    floor["error"] = r.reason("unshare+chroot")
             for rt in self.active(s, i):
                 r = one(rt, f"{self.prefix}-{rt.name}-s{i}")
                 if r.ok:
@@ -469,6 +482,13 @@ class Bench:
         self.summarise(s, "seq_median", median, "seq")
         self.summarise(s, "seq_p90", p90, "seq")
         self.summarise(s, "seq_cpu", median, "cpu")
+        frow = {"status": "n/a", "values": {}, "samples": {"seq": floor["seq"], "cpu": floor["cpu"]}}
+        if floor["error"]:
+            frow["status"] = "failed: " + floor["error"]
+        elif floor["seq"]:
+            frow["values"] = {"seq_median": median(floor["seq"]), "seq_p90": p90(floor["seq"]),
+                              "seq_cpu": median(floor["cpu"])}
+        self.results[s]["rows"]["floor"] = frow
 
         for b in range(a.batches):
             for rt in self.active(s, b):
