@@ -784,6 +784,11 @@ class Bench:
                 self.leftovers.setdefault(rt.name, []).append(
                     f"{len(left)} container(s) not deleted by the bench's own steps" if left else
                     f"state dirs left under --root after delete: {', '.join(state_left[:5])}")
+        stray = self.kill_stray_children()
+        if stray:
+            self.leftovers.setdefault("bench", []).append(
+                f"{len(stray)} process(es) still running after the runtimes' kill/delete, SIGKILLed by "
+                f"the bench: " + ", ".join(stray[:5]))
         cg = self.sweep_cgroups()
         for name, paths in cg.items():
             where = sorted({os.path.dirname(p) for p in paths})
@@ -798,6 +803,39 @@ class Bench:
             self.leftovers.setdefault(name, []).append(
                 f"{len(paths)} {what} under {', '.join(where)}{hint}")
         self.sp.reap_orphans()
+
+    def kill_stray_children(self):
+        """SIGKILL what is still our child now (only what the bench started, or container
+        processes re-parented to it, can be); then reap."""
+        me = os.getpid()
+        found = []
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                stat = open(f"/proc/{d}/stat").read()
+                state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+                comm = stat[stat.index("(") + 1:stat.rindex(")")]
+            except (OSError, ValueError, IndexError):
+                continue
+            if int(ppid) == me and state != "Z":
+                try:
+                    os.kill(int(d), signal.SIGKILL)
+                    found.append(f"{d} ({comm})")
+                except ProcessLookupError:
+                    pass
+        if found:
+            try:
+                with deadline(5):
+                    for entry in found:
+                        try:
+                            os.waitpid(int(entry.split()[0]), 0)
+                        except ChildProcessError:
+                            pass
+            except Timeout:
+                pass
+        self.sp.reap_orphans()
+        return found
 
     def sweep_cgroups(self):
         """Remove cgroup directories named after our containers that a runtime left behind."""
