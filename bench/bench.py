@@ -261,6 +261,8 @@ class Runtime:
         self.live = set()  # container ids that may still exist
         self.broken = None  # reason the runtime cannot run at all
         self.has_pidfile = True
+        self.caveats = []  # facts that make its figures not like-for-like
+        self.cgroups = None  # hierarchies in which the container got its own cgroup
 
     def argv(self, *args):
         return [self.path, "--root", self.root, *args]
@@ -357,6 +359,34 @@ class Bench:
         want = f"{SANITY_MARK} hullbench 1"
         if got != want:
             rt.broken = f"sanity run: printed {got!r}, expected {want!r}"
+            return
+        self.check_cgroup(rt)
+
+    def check_cgroup(self, rt):
+        """Does the runtime give the container a cgroup of its own? A runtime that skips the
+        cgroup work looks faster than it is: say so next to its figures."""
+        cid = f"{self.prefix}-{rt.name}-cgcheck"
+        pidfile = os.path.join(self.workdir, cid + ".pid")
+        rt.live.add(cid)
+        r = self.sp.call(rt.create_argv(self.bundles["sleep"], cid, pidfile))
+        if not r.ok:
+            rt.caveats.append("cgroup check: " + r.reason("create"))
+            self.destroy(rt, cid)
+            return
+        pid = self.container_pid(rt, cid, pidfile)
+        try:
+            mine = set(open("/proc/self/cgroup").read().split())
+            theirs = set(open(f"/proc/{pid}/cgroup").read().split()) if pid else None
+        except OSError as e:
+            theirs, mine = None, set()
+            rt.caveats.append(f"cgroup check: {e}")
+        if theirs is not None:
+            own = sorted(l.split(":", 2)[1] or "cgroup2" for l in theirs - mine)
+            rt.cgroups = own
+            if not own:
+                rt.caveats.append("the container gets no cgroup of its own (it stays in the caller's): "
+                                  "its figures leave out the cgroup work runc and crun do")
+        self.destroy(rt, cid, pid)
 
     def version(self, rt):
         if rt.broken and "not found" in rt.broken:

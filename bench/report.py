@@ -65,6 +65,8 @@ def meta(b, a):
         "loadavg_end": [round(x, 2) for x in b.load_end],
         "cgroups_in_bench_namespace": cgroup_layout(),
         "versions": b.versions,
+        "caveats": {rt.name: rt.caveats for rt in b.runtimes if rt.caveats},
+        "container_cgroups": {rt.name: rt.cgroups for rt in b.runtimes if rt.cgroups is not None},
         "paths": {rt.name: rt.path for rt in b.runtimes},
         "command": a.command or " ".join(sys.argv),
         "params": {k: getattr(a, k) for k in ("runs", "warmup", "par", "batches", "verbs", "rss",
@@ -82,6 +84,9 @@ def text_report(b, m):
     out.append(f"load average at start {m['loadavg_start']}, at end {m['loadavg_end']}; {m['cgroups_in_bench_namespace']}")
     for name, v in m["versions"].items():
         out.append(f"  {name:6} {v}")
+    for name, cav in m["caveats"].items():
+        for c in cav:
+            out.append(f"  CAVEAT {name}: {c}")
     out.append("Ratios are runtime / reference: below 1.00x means less time or memory than the reference.")
     for key in b.order:
         sec = b.results[key]
@@ -139,6 +144,11 @@ def md_report(b, m):
     for name, v in m["versions"].items():
         o.append(f"- {name}: `{v}` ({m['paths'][name]})")
     o.append(f"- parameters: {', '.join(f'{k}={v}' for k, v in m['params'].items())}")
+    for name, cg in m["container_cgroups"].items():
+        o.append(f"- {name} puts the container in its own cgroup in: {', '.join(cg) or 'none'}")
+    for name, cav in m["caveats"].items():
+        for c in cav:
+            o.append(f"- **caveat, {name}**: {c}")
     o.append("")
     o.append("Every cell: value, then the ratio to crun and to runc measured in the same run "
              "(below 1.00x = less time or memory than the reference). Runtimes alternate round-robin "
