@@ -1,7 +1,9 @@
 #!/bin/bash
 # Where does one `RUNTIME run` of busybox `true` spend its time?
 #   1. strace -c -f: syscall counts and time, the runtime and every process it forks;
-#   2. valgrind --tool=callgrind: instructions executed (repeatable, unlike time), per process,
+#   2. perf stat (task-clock, page faults, context switches; 20 runs) and perf record -e cpu-clock
+#      (where the CPU time goes, kernel included; 30 runs): this VM has no hardware counters;
+#   3. valgrind --tool=callgrind: instructions executed (repeatable, unlike time), per process,
 #      with the top functions of the runtime's own process.
 # Runs in the same private mount namespace as the bench (cgroup2 at /sys/fs/cgroup/unified unmounted).
 # usage: bench/profile.sh RUNTIME ROOTFS OUTDIR     (RUNTIME: name in PATH or path)
@@ -50,6 +52,28 @@ echo "processes and threads (the runtime, its helpers, the container): $(strace 
     --bundle "$work/bundle" "$id" 2>/dev/null | grep -c '+++ exited')"
 
 echo
+echo "== perf stat (software counters, the runtime and all its children), 20 runs"
+perf stat -r 20 -e task-clock,page-faults,context-switches,cpu-migrations -o "$out/perfstat-$name.txt" \
+    "$rt" --root "$work/root" run --bundle "$work/bundle" "$id" || echo "perf stat failed"
+grep -E 'task-clock|page-faults|context-switches|cpu-migrations|elapsed' "$out/perfstat-$name.txt" || true
+
+echo
+echo "== perf record -e cpu-clock (sampling, kernel included; no hardware counters in this VM), 30 runs"
+perf record -q -e cpu-clock -F 10000 -g -o "$out/perf-$name.data" -- \
+    sh -c "for i in \$(seq 30); do '$rt' --root '$work/root' run --bundle '$work/bundle' '$id' || exit 1; done" \
+    || echo "perf record failed"
+{
+    echo "-- by process and object"
+    perf report -i "$out/perf-$name.data" --stdio --no-children -g none --percent-limit 1 \
+        --sort comm,dso 2>/dev/null | grep -v '^#' | grep -v '^$'
+    echo "-- top symbols"
+    perf report -i "$out/perf-$name.data" --stdio --no-children -g none --percent-limit 0.7 \
+        --sort sym 2>/dev/null | grep -v '^#' | grep -v '^$' | head -n 25
+} >"$out/perf-$name.txt" || true
+cat "$out/perf-$name.txt"
+echo "(full: perf report -i $out/perf-$name.data)"
+
+echo
 echo "== valgrind --tool=callgrind $name run (busybox true) -> $out/callgrind.$name.<pid>"
 rm -f "$out"/callgrind."$name".*
 # Follow the runtime's own re-execs, but not the container's `true` (valgrind is not in the rootfs).
@@ -71,8 +95,8 @@ echo "exit status under valgrind: $rc (log: $out/valgrind-$name.log)"
 if [ "$rc" -ne 0 ]; then
     echo "  the run FAILED under valgrind: the counts below are incomplete. Log says:"
     grep -m3 -E 'Failed|rror|unhandled|Unsupported|impossible' "$out/valgrind-$name.log" | sed 's/^/    /' || true
-    echo "  (valgrind 3.19 cannot follow crun's memfd re-exec and crashes on Go's runtime (runc);"
-    echo "   hull neither re-executes itself nor runs Go, so its count is complete when the run succeeds)"
+    echo "  (valgrind 3.19 cannot follow crun's memfd re-exec, crashes on Go's runtime (runc), and"
+    echo "   does not implement clone3 (ENOSYS): a runtime must fall back to clone to run under it)"
 fi
 total=0
 biggest= ; bigir=0
