@@ -970,6 +970,12 @@ def main():
     try:
         b.run()
         report.write(b, a)
+    except KeyboardInterrupt as e:
+        log(f"bench: interrupted ({e or 'SIGINT'}); containers, cgroups and temp files cleaned up")
+        for name, items in b.leftovers.items():
+            for it in items:
+                log(f"  {name}: {it}")
+        return 130
     finally:
         b.close()
     return 0
