@@ -135,7 +135,7 @@ def text_report(b, m):
 
 def md_report(b, m):
     o = []
-    o.append("# hull benchmark: hull vs crun vs runc")
+    o.append("# hull benchmark: " + " vs ".join(rt.name for rt in b.runtimes))
     o.append("")
     o.append(f"- date: {m['date']} (took {m['duration_s']} s)")
     o.append(f"- command: `{m['command']}`")
