@@ -750,11 +750,15 @@ class Bench:
     # ---------- 6. seccomp ----------
     def bench_seccomp(self):
         s = "seccomp"
+        cb = os.path.join(REPO, "target/release/examples/compile_bench")
         sec = self.section(s, f"6. seccomp: compile {SECCOMP_PROFILE} to BPF",
-                           [("compile", "compile median", "ms")],
-                           note="libseccomp (what runc and crun link) timed by bench/seccomp_libseccomp.py "
-                                "through ctypes; hull-seccomp by target/release/examples/compile_bench PROFILE "
-                                "when that example exists (contract in docs/bench.md). Ratio vs libseccomp.")
+                           [("compile", "compile, mean per filter", "ms")],
+                           note="hull-seccomp: target/release/examples/compile_bench PROFILE (its own loop, "
+                                "mean of 1000). libseccomp (what runc and crun link): bench/seccomp_libseccomp.py "
+                                "through ctypes (init, rules, export; mean of N), fed the OCI filter that "
+                                "`compile_bench --oci` derives from the profile (podman's default caps, this "
+                                "arch) so that both compile the same rules; without compile_bench it takes "
+                                "every rule of the profile. Ratio vs libseccomp.")
         sec["refs"] = {"libseccomp": "libseccomp"}
         sec["rows"] = {n: {"status": "ok", "values": {}, "samples": {}} for n in ("hull-seccomp", "libseccomp")}
         if not os.path.exists(SECCOMP_PROFILE):
@@ -762,43 +766,108 @@ class Bench:
                 row["status"] = f"skipped: {SECCOMP_PROFILE} missing (Debian golang-github-containers-common)"
             return
         texts = []
-        for name, argv in (("libseccomp", [sys.executable, os.path.join(HERE, "seccomp_libseccomp.py"),
-                                           SECCOMP_PROFILE, str(self.args.seccomp_iters)]),
-                           ("hull-seccomp", [os.path.join(REPO, "target/release/examples/compile_bench"),
-                                             SECCOMP_PROFILE])):
-            row = sec["rows"][name]
-            if not os.access(argv[0], os.X_OK):
-                row["status"] = "skipped: target/release/examples/compile_bench not built (hull-seccomp example)"
-                continue
-            out = os.path.join(self.logdir, f"seccomp-{name}.out")
-            r = self.sp.call(argv, out=out, timeout=300)
+        profile_for_lib = SECCOMP_PROFILE
+        hrow = sec["rows"]["hull-seccomp"]
+        if not os.access(cb, os.X_OK):
+            hrow["status"] = "skipped: target/release/examples/compile_bench not built (hull-seccomp example)"
+        else:
+            oci = os.path.join(self.workdir, "seccomp-oci.json")  # reused by section 7
+            r = self.sp.call([cb, "--oci", SECCOMP_PROFILE], out=oci, timeout=60)
+            if r.ok:
+                profile_for_lib = oci
+            else:
+                texts.append("compile_bench --oci failed (" + r.reason("compile_bench --oci") +
+                             "): libseccomp compiles the whole engine profile instead")
+            out = os.path.join(self.logdir, "seccomp-hull.out")
+            r = self.sp.call([cb, SECCOMP_PROFILE], out=out, timeout=300)
             body = open(out, errors="replace").read().strip()
             if not r.ok:
-                row["status"] = "failed: " + r.reason(os.path.basename(argv[-2] if name == "libseccomp" else argv[0]))
+                hrow["status"] = "failed: " + r.reason("compile_bench")
+            else:
+                v, notes = parse_compile_bench(body)
+                if v is None:
+                    hrow["status"] = "failed: no `compile (mean of N): DURATION` line in compile_bench's output"
+                else:
+                    hrow["values"]["compile"] = v
+                    hrow.setdefault("notes", {})["compile"] = notes
+                texts.append("compile_bench printed:\n" + body[:2000])
+        lrow = sec["rows"]["libseccomp"]
+        out = os.path.join(self.logdir, "seccomp-libseccomp.out")
+        r = self.sp.call([sys.executable, os.path.join(HERE, "seccomp_libseccomp.py"), profile_for_lib,
+                          str(self.args.seccomp_iters)], out=out, timeout=300)
+        body = open(out, errors="replace").read().strip()
+        found = None
+        for line in reversed(body.splitlines()):
+            try:
+                obj = json.loads(line)
+            except ValueError:
                 continue
-            found = None
-            for line in reversed(body.splitlines()):
-                try:
-                    obj = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(obj, dict) and isinstance(obj.get("median_us"), (int, float)):
-                    found = obj
-                    break
-            if found is None:
-                row["status"] = "failed: no JSON line with \"median_us\" in its output"
-                texts.append(f"{name} printed:\n{body[:2000]}")
-                continue
-            row["values"]["compile"] = found["median_us"] / 1000
-            row["detail"] = found
-            extra = {k: (",".join(v) if isinstance(v, list) else v) for k, v in found.items()
-                     if k not in ("median_us", "profile", "iterations", "syscall_names", "rules_skipped")}
-            row.setdefault("notes", {})["compile"] = ", ".join(f"{k}={v}" for k, v in extra.items())[:200]
+            if isinstance(obj, dict) and isinstance(obj.get("mean_us"), (int, float)):
+                found = obj
+                break
+        if not r.ok or found is None:
+            lrow["status"] = "failed: " + (r.reason("seccomp_libseccomp.py") if not r.ok else
+                                           f"unexpected output {body[:200]!r}")
+        else:
+            lrow["values"]["compile"] = found["mean_us"] / 1000
+            lrow["detail"] = found
+            lrow.setdefault("notes", {})["compile"] = (
+                f"{found['compiler']}, {len(found['arches'])} arch(es), {found['rules_added']} rules added, "
+                f"median {found['median_us'] / 1000:.2f} ms, min {found['min_us'] / 1000:.2f} ms, "
+                f"input: {'compile_bench --oci' if profile_for_lib != SECCOMP_PROFILE else 'whole engine profile'}")
         if texts:
             sec["text"] = "\n".join(texts)
         for name, row in sec["rows"].items():
             if row["status"] != "ok":
                 log(f"   {name}: {row['status']}")
+
+    # ---------- 7. run with the engine's seccomp profile ----------
+    def bench_seccomp_run(self):
+        """What the filter costs inside a real `run`: the lifecycle again, with linux.seccomp set
+        to the OCI form of the engine profile (from compile_bench --oci)."""
+        a = self.args
+        s = "seccomp_run"
+        self.section(s, "7. `run` busybox true with the engine seccomp profile in config.json",
+                     [("wall", "sequential median", "ms"), ("cpu", "CPU user+sys median", "ms"),
+                      ("cpu_extra", "CPU added by the filter (vs section 1)", "ms")],
+                     note=f"{a.seccomp_runs} sequential runs per runtime, round-robin; linux.seccomp = "
+                          f"`compile_bench --oci {SECCOMP_PROFILE}` (podman's default caps, this arch). "
+                          f"'CPU added' = this CPU median minus section 1's.")
+        oci = os.path.join(self.workdir, "seccomp-oci.json")
+        if not os.path.exists(oci):
+            cb = os.path.join(REPO, "target/release/examples/compile_bench")
+            r = self.sp.call([cb, "--oci", SECCOMP_PROFILE], out=oci, timeout=60) if os.access(cb, os.X_OK) \
+                else None
+            if r is None or not r.ok:
+                why = "compile_bench not built" if r is None else r.reason("compile_bench --oci")
+                for row in self.results[s]["rows"].values():
+                    if row["status"] == "ok":
+                        row["status"] = f"skipped: no OCI form of the profile ({why})"
+                return
+        bundle = self.make_bundle("seccomp", ["true"])
+        cfgp = os.path.join(bundle, "config.json")
+        cfg = json.load(open(cfgp))
+        cfg["linux"]["seccomp"] = json.load(open(oci))
+        json.dump(cfg, open(cfgp, "w"), indent=1)
+        for i in range(a.seccomp_runs + 2):
+            for rt in self.active(s, i):
+                cid = f"{self.prefix}-{rt.name}-sc{i}"
+                rt.live.add(cid)
+                r = self.sp.call(rt.argv("run", "--bundle", bundle, cid))
+                if not r.ok:
+                    self.fail(s, rt, r.reason("run with seccomp"))
+                    continue
+                rt.live.discard(cid)
+                if i >= 2:  # two warm-ups
+                    self.add_sample(s, rt, "wall", ms(r.dur_ns))
+                    self.add_sample(s, rt, "cpu", r.cpu_s * 1000)
+        self.summarise(s, "wall", median)
+        self.summarise(s, "cpu", median)
+        base = self.results.get("lifecycle", {}).get("rows", {})
+        for name, row in self.results[s]["rows"].items():
+            b = base.get(name, {}).get("values", {}).get("seq_cpu")
+            if "cpu" in row["values"] and b is not None:
+                row["values"]["cpu_extra"] = row["values"]["cpu"] - b
 
     # ---------- cleanup ----------
     def cleanup(self):
@@ -908,7 +977,8 @@ class Bench:
         try:
             for key, fn in (("lifecycle", self.bench_lifecycle), ("verbs", self.bench_verbs),
                             ("memory", self.bench_memory), ("burst", self.bench_burst),
-                            ("containerd", self.bench_containerd), ("seccomp", self.bench_seccomp)):
+                            ("containerd", self.bench_containerd), ("seccomp", self.bench_seccomp),
+                            ("seccomp_run", self.bench_seccomp_run)):
                 if key in wanted or "all" in wanted:
                     fn()
         finally:
@@ -919,6 +989,33 @@ class Bench:
 
     def close(self):
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def rust_duration_ms(text):
+    """Rust's Duration Debug format (1.2s, 3.4ms, 56.7µs, 89ns) in milliseconds."""
+    m = re.fullmatch(r"([0-9.]+)\s*(s|ms|µs|us|ns)", text.strip())
+    if not m:
+        return None
+    scale = {"s": 1e3, "ms": 1.0, "µs": 1e-3, "us": 1e-3, "ns": 1e-6}[m.group(2)]
+    return float(m.group(1)) * scale
+
+
+def parse_compile_bench(body):
+    """(mean compile time in ms, notes) from compile_bench's text output."""
+    value, notes = None, []
+    for line in body.splitlines():
+        key, _, val = line.partition(":")
+        if key.startswith("compile (mean of"):
+            value = rust_duration_ms(val)
+        elif key in ("instructions", "warnings"):
+            notes.append(f"{key} {val.strip()}")
+        elif key.startswith("first compile"):
+            notes.append(f"first (with kernel probe) {val.strip()}")
+        elif key.startswith("parse JSON + compile"):
+            notes.append(f"parse+compile {val.strip()}")
+        elif key.startswith("install"):
+            notes.append(f"install {val.strip()}")
+    return value, ", ".join(notes)
 
 
 def git_rev():
@@ -940,7 +1037,7 @@ def main():
     ap.add_argument("--out-md", default=os.path.join(REPO, "build/bench.md"))
     ap.add_argument("--out-json", default=os.path.join(REPO, "build/bench.json"))
     ap.add_argument("--sections", default="all",
-                    help="comma list of lifecycle,verbs,memory,burst,containerd,seccomp (default all)")
+                    help="comma list of lifecycle,verbs,memory,burst,containerd,seccomp,seccomp_run (default all)")
     ap.add_argument("--runs", type=int, default=100, help="sequential `run`s per runtime")
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--par", type=int, default=8, help="concurrent `run`s per batch")
@@ -951,12 +1048,13 @@ def main():
     ap.add_argument("--burst-rounds", type=int, default=5)
     ap.add_argument("--ctr-runs", type=int, default=30, help="`ctr run --rm` per shim")
     ap.add_argument("--seccomp-iters", type=int, default=30, help="libseccomp compilations timed")
+    ap.add_argument("--seccomp-runs", type=int, default=40, help="`run`s with the seccomp profile")
     ap.add_argument("--quick", action="store_true", help="few iterations (smoke test of the harness)")
     ap.add_argument("--command", default=None, help="the command line to record in the report")
     a = ap.parse_args()
     if a.quick:
         (a.runs, a.warmup, a.batches, a.verbs, a.rss, a.burst, a.burst_rounds, a.ctr_runs,
-         a.seccomp_iters) = (5, 1, 2, 3, 2, 10, 1, 3, 5)
+         a.seccomp_iters, a.seccomp_runs) = (5, 1, 2, 3, 2, 10, 1, 3, 5, 3)
     if os.geteuid() != 0:
         sys.exit("bench: must run as root (it creates containers)")
     if not os.path.exists(os.path.join(a.rootfs, "bin/busybox")):

@@ -52,7 +52,9 @@ def ratio(v, ref):
 
 
 def rfmt(r):
-    return "-" if r is None else f"{r:.2f}x"
+    if r is None:
+        return "-"
+    return f"{r:.2f}x" if abs(r) >= 0.1 else f"{r:.2g}x"
 
 
 def meta(b, a):
@@ -70,7 +72,7 @@ def meta(b, a):
         "paths": {rt.name: rt.path for rt in b.runtimes},
         "command": a.command or " ".join(sys.argv),
         "params": {k: getattr(a, k) for k in ("runs", "warmup", "par", "batches", "verbs", "rss",
-                                               "burst", "burst_rounds", "ctr_runs", "seccomp_iters")},
+                                               "burst", "burst_rounds", "ctr_runs", "seccomp_iters", "seccomp_runs")},
     }
 
 
@@ -192,7 +194,7 @@ def md_report(b, m):
                         rv = rows.get(rrow, {}).get("values", {}).get(mkey)
                         r = ratio(v, rv)
                         if r is not None:
-                            rs.append(f"{r:.2f}x {rname}")
+                            rs.append(f"{rfmt(r)} {rname}")
                     cell = f"**{fmt(v, unit)}**" + (" (" + ", ".join(rs) + ")" if rs else "")
                     if row.get("notes", {}).get(mkey):
                         cell += f" [{row['notes'][mkey]}]"

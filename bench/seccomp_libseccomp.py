@@ -2,9 +2,11 @@
 """Reference figure for section 6: build + export a BPF filter from a seccomp profile with libseccomp
 (the library runc and crun use), called through ctypes.
 
-What is compiled, so that hull-seccomp's compile_bench can do the same: every entry of `syscalls`
-(names x action x args, `includes`/`excludes` ignored), the default action, and the native
-architecture plus the sub-architectures the profile's archMap gives it (x86_64: x86, x32).
+PROFILE is either an OCI `linux.seccomp` object (the bench passes the one hull-seccomp's
+`compile_bench --oci` derives from the engine profile, so both compile the same rules) or an engine
+profile such as /usr/share/containers/seccomp.json, of which it takes every entry of `syscalls`
+(`includes`/`excludes` ignored), the default action, and the native architecture plus the
+sub-architectures its archMap gives it (x86_64: x86, x32).
 Timed per iteration: seccomp_init .. rules .. seccomp_export_bpf (to /dev/null) .. seccomp_release;
 the JSON parsing is done once, outside. ctypes adds roughly a microsecond per call to the figure.
 
@@ -62,14 +64,19 @@ def main():
     prof = json.load(open(path))
     default_errno = prof.get("defaultErrnoRet", 1)
     default = action(prof["defaultAction"], prof.get("defaultErrnoRet"), default_errno)
-    arches = [NATIVE]
-    for m in prof.get("archMap") or []:
-        if m.get("architecture") == NATIVE:
-            arches += m.get("subArchitectures") or []
-    arch_tokens = []
+    if prof.get("architectures"):  # OCI linux.seccomp (e.g. from compile_bench --oci)
+        arches = list(prof["architectures"])
+    else:  # engine profile: native arch + the sub-arches its archMap gives it
+        arches = [NATIVE]
+        for m in prof.get("archMap") or []:
+            if m.get("architecture") == NATIVE:
+                arches += m.get("subArchitectures") or []
+    lib.seccomp_arch_native.restype = ctypes.c_uint32
+    native = lib.seccomp_arch_native()
+    arch_tokens = []  # seccomp_init already holds the native arch
     for a in arches:
         tok = lib.seccomp_arch_resolve_name(a.replace("SCMP_ARCH_", "").lower().encode())
-        if tok:
+        if tok and tok != native:
             arch_tokens.append(tok)
     # Pre-resolve everything that is not the compiler's work.
     rules = []
@@ -90,7 +97,7 @@ def main():
     for it in range(iters + 2):
         t0 = time.perf_counter_ns()
         ctx = lib.seccomp_init(default)
-        for tok in arch_tokens[1:]:
+        for tok in arch_tokens:
             lib.seccomp_arch_add(ctx, tok)
         added = skipped = 0
         for name, act, nargs, arr in rules:
@@ -114,7 +121,8 @@ def main():
         "compiler": f"libseccomp {v[0]}.{v[1]}.{v[2]} via ctypes",
         "profile": path, "iterations": iters, "arches": arches, "syscall_names": names,
         "rules_added": added, "rules_skipped": skipped,
-        "median_us": round(statistics.median(times), 1), "min_us": round(min(times), 1)}))
+        "median_us": round(statistics.median(times), 1), "mean_us": round(statistics.mean(times), 1),
+        "min_us": round(min(times), 1)}))
     return 0
 
 
