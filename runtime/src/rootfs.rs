@@ -162,6 +162,10 @@ fn recursive_attr(o: &str) -> Option<(bool, u64)> {
 /// file. Every component is resolved with RESOLVE_IN_ROOT, and created relative to the fd of its
 /// already-resolved parent, so nothing is created or opened outside the rootfs.
 pub fn ensure_in_root(root: BorrowedFd, dest: &str, dir: bool) -> Result<OwnedFd> {
+    // Most destinations exist in the image: one openat2 then, no walk.
+    if let Ok(fd) = open_in_root(root, dest, libc::O_PATH) {
+        return Ok(fd);
+    }
     let comps: Vec<&str> = dest
         .split('/')
         .filter(|c| !c.is_empty() && *c != ".")
