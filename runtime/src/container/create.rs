@@ -157,6 +157,8 @@ pub fn create(store: &Store, a: &CreateArgs) -> Result<(State, ContainerDir)> {
         start_time: 0,
         cgroup_path: cgroup_json,
         systemd_cgroup: a.systemd_cgroup,
+        poststart: hooks::of(&bundle.spec, "poststart"),
+        poststop: hooks::of(&bundle.spec, "poststop"),
     };
     let prestart = hooks::of(&bundle.spec, "prestart");
     let create_runtime = hooks::of(&bundle.spec, "createRuntime");
