@@ -182,6 +182,10 @@ fn ensure_in_root_depth(root: BorrowedFd, dest: &str, dir: bool, depth: u32) -> 
             Errno::ELOOP,
         ));
     }
+    // Most destinations exist in the image: one openat2 then, no walk.
+    if let Ok(fd) = open_in_root(root, dest, libc::O_PATH) {
+        return Ok(fd);
+    }
     let comps: Vec<&str> = dest
         .split('/')
         .filter(|c| !c.is_empty() && *c != ".")

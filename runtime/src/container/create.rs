@@ -144,7 +144,7 @@ pub fn create(store: &Store, a: &CreateArgs) -> Result<(State, ContainerDir)> {
         Err(Some(e)) => return Err(e.into()),
     };
     let cgroup_fd = mgr.as_ref().and_then(|m| m.open_dir_fd());
-    plan.defer_cgroupns = cgroup_fd.is_none();
+    plan.defer_cgroupns.set(cgroup_fd.is_none());
     let cgroup_json = mgr.as_ref().map(|m| m.path().to_json());
     cleanup.cgroup = mgr;
     let annotations = bundle.spec.annotations().clone().unwrap_or_default();
@@ -161,6 +161,8 @@ pub fn create(store: &Store, a: &CreateArgs) -> Result<(State, ContainerDir)> {
         start_time: 0,
         cgroup_path: cgroup_json,
         systemd_cgroup: a.systemd_cgroup,
+        poststart: hooks::of(&bundle.spec, "poststart"),
+        poststop: hooks::of(&bundle.spec, "poststop"),
     };
     let prestart = hooks::of(&bundle.spec, "prestart");
     let create_runtime = hooks::of(&bundle.spec, "createRuntime");

@@ -89,7 +89,7 @@ fn run(plan: &Plan, sock: BorrowedFd, fast: bool) -> Result<Infallible> {
     } else {
         slow_path_namespaces(plan, sock)?;
     }
-    if plan.defer_cgroupns && plan.new_ns_flags & libc::CLONE_NEWCGROUP as u64 != 0 {
+    if plan.defer_cgroupns.get() && plan.new_ns_flags & libc::CLONE_NEWCGROUP as u64 != 0 {
         // Now that the parent put us in our cgroup, it becomes the root of our cgroup namespace.
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
             .map_err(|e| Error::sys("unshare cgroup namespace", e))?;
@@ -379,7 +379,7 @@ fn slow_path_namespaces(plan: &Plan, sock: BorrowedFd) -> Result<()> {
 }
 
 fn unshare_cgroupns(plan: &Plan) -> Result<()> {
-    if plan.new_ns_flags & libc::CLONE_NEWCGROUP as u64 != 0 && !plan.defer_cgroupns {
+    if plan.new_ns_flags & libc::CLONE_NEWCGROUP as u64 != 0 && !plan.defer_cgroupns.get() {
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
             .map_err(|e| Error::sys("unshare cgroup namespace", e))?;
     }
