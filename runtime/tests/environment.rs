@@ -309,12 +309,16 @@ fn idmapped_mount_with_its_own_mappings() {
     let src = host_src(&env, "src");
     let s = src.to_str().unwrap();
     let cfg = with_mounts(
-        sh("stat -c '%u %g' /mnt/id/f /mnt/plain/f; grep ' /mnt/id ' /proc/self/mountinfo"),
+        sh("stat -c '%u %g' /mnt/id/f /mnt/plain/f; grep ' /mnt/id ' /proc/self/mountinfo; \
+            grep ' /mnt/idro ' /proc/self/mountinfo; touch /mnt/idro/x 2>/dev/null || echo idro-refused"),
         json!([
             {"destination": "/mnt/id", "type": "bind", "source": s, "options": ["bind", "idmap"],
              "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 10}],
              "gidMappings": [{"containerID": 0, "hostID": 2000, "size": 10}]},
-            {"destination": "/mnt/plain", "type": "bind", "source": s, "options": ["bind"]}
+            {"destination": "/mnt/plain", "type": "bind", "source": s, "options": ["bind"]},
+            {"destination": "/mnt/idro", "type": "bind", "source": s, "options": ["bind", "idmap", "ro", "nosuid"],
+             "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 10}],
+             "gidMappings": [{"containerID": 0, "hostID": 2000, "size": 10}]}
         ]),
     );
     let out = run_ok(&env, "b", &cfg);
@@ -322,6 +326,13 @@ fn idmapped_mount_with_its_own_mappings() {
     assert_eq!(l[0], "1000 2000", "{out}");
     assert_eq!(l[1], "0 0", "{out}");
     assert!(mnt_opts(l[2]).0.contains(&"idmapped"), "{out}");
+    // Flags apply on top of the idmapped mount.
+    let (o, _) = mnt_opts(l[3]);
+    for f in ["ro", "nosuid", "idmapped"] {
+        assert!(o.contains(&f), "{f}: {out}");
+    }
+    assert_eq!(l[4], "idro-refused");
+    assert!(!src.join("x").exists());
 }
 
 fn userns(mut cfg: Value) -> Value {
