@@ -1016,3 +1016,27 @@ fn joined_user_namespace_with_setgroups_denied() {
     );
     drop(holder);
 }
+
+#[test]
+fn rootfs_propagation() {
+    let env = Env::new();
+    let root_line = |out: &str| -> Vec<String> {
+        let l = line_of(out, "/");
+        mnt_opts(l).1.iter().map(|s| s.to_string()).collect()
+    };
+    let mut cfg = sh("cat /proc/self/mountinfo");
+    cfg["linux"]["rootfsPropagation"] = json!("rshared");
+    let out = run_ok(&env, "shared", &cfg);
+    let f = root_line(&out);
+    assert!(f.iter().any(|x| x.starts_with("shared:")), "{f:?}");
+    cfg["linux"]["rootfsPropagation"] = json!("rprivate");
+    let out = run_ok(&env, "private", &cfg);
+    let f = root_line(&out);
+    assert!(
+        !f.iter()
+            .any(|x| x.starts_with("shared:") || x.starts_with("master:")),
+        "{f:?}"
+    );
+    cfg["linux"]["rootfsPropagation"] = json!("rsharedd");
+    refused(&env, "bad", &cfg, "linux.rootfsPropagation");
+}
