@@ -7,6 +7,7 @@
 //! through its runc-compatible CLI with a private `--root`, and compares what the probe sees from
 //! inside the container, and what the host sees, with the config. Output is TAP.
 mod cases;
+mod compare;
 mod harness;
 
 use harness::{Bad, CgLayout, Ctx, Env};
@@ -48,6 +49,7 @@ struct Opts {
     jobs: usize,
     hide_cgroup2: bool,
     timeout: u64,
+    compare: Vec<(String, PathBuf)>,
 }
 
 const USAGE: &str = "usage: hull-conformance --runtime PATH [--rootfs DIR] [--probe PATH] [--filter PATTERN[,PATTERN...]]
@@ -56,6 +58,7 @@ const USAGE: &str = "usage: hull-conformance --runtime PATH [--rootfs DIR] [--pr
   --probe         static hull-probe binary (default: $HULL_PROBE, else target/probe/.../hull-probe)
   --filter        run only cases whose name contains one of the comma-separated patterns
   --known-failures  file of case names (one a line, '# reason' comments) expected to fail
+  --compare NAME=TAPFILE  (repeatable) print a markdown table comparing saved TAP outputs
   --hide-cgroup2  run in a private mount namespace where the cgroup2 mount of a hybrid host is
                   unmounted (crun 1.8 refuses hybrid hosts); the host's mounts are not changed";
 
@@ -70,6 +73,7 @@ fn parse_args() -> Result<Opts, String> {
         jobs: 4,
         hide_cgroup2: false,
         timeout: 30,
+        compare: vec![],
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -105,6 +109,11 @@ fn parse_args() -> Result<Opts, String> {
                     .map_err(|_| "--timeout: not a number".to_string())?
             }
             "--list" => o.list = true,
+            "--compare" => {
+                let v = val("--compare")?;
+                let (n, f) = v.split_once('=').ok_or("--compare takes NAME=TAPFILE")?;
+                o.compare.push((n.to_string(), PathBuf::from(f)));
+            }
             "--hide-cgroup2" => o.hide_cgroup2 = true,
             "-h" | "--help" => {
                 println!("{USAGE}");
@@ -189,6 +198,20 @@ fn main() {
             std::process::exit(2);
         }
     };
+    if !o.compare.is_empty() {
+        let mut runs = vec![];
+        for (n, f) in &o.compare {
+            match std::fs::read_to_string(f) {
+                Ok(t) => runs.push((n.clone(), t)),
+                Err(e) => {
+                    eprintln!("hull-conformance: --compare {n}={}: {e}", f.display());
+                    std::process::exit(2);
+                }
+            }
+        }
+        print!("{}", compare::table(&runs));
+        return;
+    }
     let all = cases::all();
     let selected: Vec<Arc<Case>> = all
         .into_iter()

@@ -1,5 +1,6 @@
 //! config.md#posix-platform-hooks and runtime.md#lifecycle: prestart, createRuntime,
 //! createContainer, startContainer, poststart, poststop.
+//! Every test hook reads its stdin (the state): crun fails a hook that exits before it wrote it.
 use crate::harness::{proc_ns, Bad, Bundle, Ctx, R};
 use crate::{case, check, check_eq, Case};
 use serde_json::{json, Value};
@@ -24,7 +25,7 @@ fn hook(name: &str, out: &str, sh: &str) -> Value {
 }
 
 fn failing_hook(sh: &str) -> Value {
-    json!({"path": sh, "args": ["sh", "-c", "exit 3"]})
+    json!({"path": sh, "args": ["sh", "-c", "cat > /dev/null; exit 3"]})
 }
 
 struct HookRun {
@@ -230,9 +231,9 @@ pub fn cases() -> Vec<Case> {
     v.push(case(H, "hooks-array-order", |c| {
         let r = hook_run(c, |cfg, o| {
             cfg["hooks"]["createRuntime"] = json!([
-                {"path": "/bin/sh", "args": ["sh", "-c", format!("echo first >> {o}/seq")]},
-                {"path": "/bin/sh", "args": ["sh", "-c", format!("echo second >> {o}/seq")]},
-                {"path": "/bin/sh", "args": ["sh", "-c", format!("echo third >> {o}/seq")]},
+                {"path": "/bin/sh", "args": ["sh", "-c", format!("cat > /dev/null; echo first >> {o}/seq")]},
+                {"path": "/bin/sh", "args": ["sh", "-c", format!("cat > /dev/null; echo second >> {o}/seq")]},
+                {"path": "/bin/sh", "args": ["sh", "-c", format!("cat > /dev/null; echo third >> {o}/seq")]},
             ]);
         })?;
         check_eq!(
@@ -285,14 +286,14 @@ pub fn cases() -> Vec<Case> {
     }));
     v.push(case(H, "hooks-args-and-env", |c| {
         let r = hook_run(c, |cfg, o| {
-            cfg["hooks"]["createRuntime"] = json!([{"path": "/bin/sh", "args": ["sh", "-c", format!("echo \"$HC_HOOK $1 $2\" > {o}/argenv"), "sh", "one", "two"], "env": ["HC_HOOK=hello", "PATH=/usr/bin:/bin"]}]);
+            cfg["hooks"]["createRuntime"] = json!([{"path": "/bin/sh", "args": ["sh", "-c", format!("cat > /dev/null; echo \"$HC_HOOK $1 $2\" > {o}/argenv"), "sh", "one", "two"], "env": ["HC_HOOK=hello", "PATH=/usr/bin:/bin"]}]);
         })?;
         check_eq!(r.read("argenv"), "hello one two", "hook env and args");
         Ok(())
     }));
     v.push(case(H, "hooks-poststart-failure-warns-and-continues", |c| {
         let r = hook_run(c, |cfg, o| {
-            cfg["hooks"]["poststart"] = json!([failing_hook("/bin/sh"), {"path": "/bin/sh", "args": ["sh", "-c", format!("echo after >> {o}/post")]}]);
+            cfg["hooks"]["poststart"] = json!([failing_hook("/bin/sh"), {"path": "/bin/sh", "args": ["sh", "-c", format!("cat > /dev/null; echo after >> {o}/post")]}]);
         });
         let r = r?;
         check_eq!(r.read("post"), "after", "poststart hook after the failing one");
@@ -300,7 +301,7 @@ pub fn cases() -> Vec<Case> {
     }));
     v.push(case(H, "hooks-poststop-failure-warns-and-continues", |c| {
         let r = hook_run(c, |cfg, o| {
-            cfg["hooks"]["poststop"] = json!([failing_hook("/bin/sh"), {"path": "/bin/sh", "args": ["sh", "-c", format!("echo after >> {o}/post")]}]);
+            cfg["hooks"]["poststop"] = json!([failing_hook("/bin/sh"), {"path": "/bin/sh", "args": ["sh", "-c", format!("cat > /dev/null; echo after >> {o}/post")]}]);
         })?;
         check_eq!(r.read("post"), "after", "poststop hook after the failing one");
         check!(!c.rt(&["state", &r.b.id]).ok(), "container still known after delete");
@@ -308,7 +309,7 @@ pub fn cases() -> Vec<Case> {
     }));
     v.push(case(H, "hooks-timeout", |c| {
         let mut cfg = c.config(&["sleep", "300"]);
-        cfg["hooks"] = json!({"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", "exec sleep 20"], "timeout": 1}]});
+        cfg["hooks"] = json!({"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", "cat > /dev/null; exec sleep 20"], "timeout": 1}]});
         let b = c.bundle(&cfg)?;
         let t = std::time::Instant::now();
         let o = c.create_with(&b, &[]);

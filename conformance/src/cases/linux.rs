@@ -85,7 +85,7 @@ fn ns_cases() -> Vec<Case> {
                 userns_maps(&mut cfg, 100000, 65536);
             }
             if ty == "time" {
-                cfg["ociVersion"] = json!("1.2.0");
+                cfg["ociVersion"] = json!("1.1.0");
             }
             let r = c.report(cfg)?;
             let host = c.env.host_ns(name);
@@ -126,7 +126,7 @@ fn ns_cases() -> Vec<Case> {
                 userns_maps(&mut cfg, 0, 1);
             }
             if ty == "time" {
-                cfg["ociVersion"] = json!("1.2.0");
+                cfg["ociVersion"] = json!("1.1.0");
             }
             let r = c.report(cfg)?;
             check_eq!(
@@ -192,7 +192,7 @@ fn ns_cases() -> Vec<Case> {
     }));
     v.push(case(NS, "ns-time-offsets", |c| {
         let mut cfg = c.config(&["read", "/proc/self/timens_offsets"]);
-        cfg["ociVersion"] = json!("1.2.0");
+        cfg["ociVersion"] = json!("1.1.0");
         set_ns(&mut cfg, "time", Some(json!({"type": "time"})));
         cfg["linux"]["timeOffsets"] = json!({"monotonic": {"secs": 31536000, "nanosecs": 0}, "boottime": {"secs": 7200, "nanosecs": 0}});
         let (_, l, _) = c.run_probe(&cfg)?;

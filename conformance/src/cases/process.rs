@@ -337,7 +337,7 @@ pub fn cases() -> Vec<Case> {
         }),
         case("config.md#linux-process (ioPriority)", "io-priority", |c| {
             let r = report_of(c, |cfg| {
-                cfg["ociVersion"] = json!("1.2.0");
+                cfg["ociVersion"] = json!("1.1.0");
                 cfg["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_BE", "priority": 3});
             })?;
             check_eq!(
