@@ -344,6 +344,10 @@ impl<'a> Ctx<'a> {
         Command::new(&self.env.runtime)
             .arg("--root")
             .arg(&self.root)
+            .arg("--log")
+            .arg(self.dir.join("runtime.log"))
+            .arg("--log-format")
+            .arg("json")
             .args(args)
             .stdin(Stdio::null())
             .stdout(o)
@@ -369,10 +373,18 @@ impl<'a> Ctx<'a> {
             },
             Ok(mut c) => {
                 let (code, timed_out) = wait_child(&mut c, self.env.timeout);
+                let mut stderr = fs::read_to_string(err).unwrap_or_default();
+                if code != 0 && stderr.trim().is_empty() {
+                    // nothing on stderr: show the runtime's last log line instead
+                    let log = fs::read_to_string(self.dir.join("runtime.log")).unwrap_or_default();
+                    if let Some(l) = log.lines().rev().find(|l| !l.trim().is_empty()) {
+                        stderr = format!("(log) {l}");
+                    }
+                }
                 Out {
                     code,
                     stdout: fs::read_to_string(out).unwrap_or_default(),
-                    stderr: fs::read_to_string(err).unwrap_or_default(),
+                    stderr,
                     timed_out,
                 }
             }
