@@ -622,8 +622,20 @@ pub fn cases() -> Vec<Case> {
             } else {
                 ("freezer.state", "FROZEN")
             };
-            let got = std::fs::read_to_string(dir.join(file)).unwrap_or_default();
-            check_eq!(got.trim(), want, format!("{}/{file}", dir.display()));
+            // v1 may pass through FREEZING: give the kernel 2 s to settle
+            let end = Instant::now() + Duration::from_secs(2);
+            let mut got = String::new();
+            while Instant::now() < end {
+                got = std::fs::read_to_string(dir.join(file))
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string();
+                if got == want {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            check_eq!(got, want, format!("{}/{file}", dir.display()));
             Ok(())
         }),
         case(CLI, "exec-joins-container-namespaces", |c| {

@@ -171,6 +171,41 @@ fn ns_cases() -> Vec<Case> {
         }
         Ok(())
     }));
+    v.push(case(NS, "ns-pid-proc-shows-only-container", |c| {
+        let (_, l, _) = c.run_probe(&c.config(&["ls", "/proc"]))?;
+        let pids: Vec<&str> = l[0]["entries"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e.as_str())
+                    .filter(|e| e.chars().all(|ch| ch.is_ascii_digit()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        check_eq!(
+            pids,
+            vec!["1"],
+            "processes visible in the container's /proc"
+        );
+        Ok(())
+    }));
+    v.push(case(NS, "ns-network-loopback-only", |c| {
+        let (_, l, _) = c.run_probe(&c.config(&["ls", "/sys/class/net"]))?;
+        check_eq!(
+            l[0]["entries"],
+            json!(["lo"]),
+            "network interfaces in a new network namespace"
+        );
+        Ok(())
+    }));
+    v.push(case(NS, "ns-cgroup-root-view", |c| {
+        let mut cfg = c.config(&["read", "/proc/self/cgroup"]);
+        set_ns(&mut cfg, "cgroup", Some(json!({"type": "cgroup"})));
+        let (_, l, _) = c.run_probe(&cfg)?;
+        let d = l[0]["data"].as_str().unwrap_or("");
+        check!(!d.is_empty() && d.lines().all(|x| x.ends_with(":/")), "/proc/self/cgroup in a new cgroup namespace is not rooted at the container's cgroup: {d:?}");
+        Ok(())
+    }));
     v.push(case(NS, "ns-user-uid-mapping", |c| {
         let mut cfg = c.config(&["read", "/proc/self/uid_map", "read", "/proc/self/gid_map"]);
         set_ns(&mut cfg, "user", Some(json!({"type": "user"})));
