@@ -55,10 +55,28 @@ fn file_case(
     })
 }
 
-fn root_dev() -> (u64, u64) {
-    use std::os::unix::fs::MetadataExt;
-    let d = std::fs::metadata("/").map(|m| m.dev()).unwrap_or(0);
-    (libc::major(d) as u64, libc::minor(d) as u64)
+/// A real block device of this machine (major, minor) for the throttle cases: a disk from
+/// /sys/block, preferring real disks over zram/loop/ram devices.
+fn block_dev() -> Option<(u64, u64)> {
+    let mut devs: Vec<(bool, String, (u64, u64))> = vec![];
+    for e in std::fs::read_dir("/sys/block").ok()?.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Ok(d) = std::fs::read_to_string(e.path().join("dev")) else {
+            continue;
+        };
+        let Some((a, b)) = d.trim().split_once(':') else {
+            continue;
+        };
+        let (Ok(a), Ok(b)) = (a.parse(), b.parse()) else {
+            continue;
+        };
+        let virtual_dev = ["zram", "loop", "ram", "nbd"]
+            .iter()
+            .any(|p| name.starts_with(p));
+        devs.push((virtual_dev, name, (a, b)));
+    }
+    devs.sort();
+    devs.first().map(|d| d.2)
 }
 
 fn seccomp(rules: Value) -> Value {
@@ -244,7 +262,8 @@ const ALLOW: &[&str] = &[
 
 pub fn cases() -> Vec<Case> {
     let m64 = (64u64 << 20).to_string();
-    let (maj, min) = root_dev();
+    // with no block device at all the throttle cases fail at create; they say why
+    let (maj, min) = block_dev().unwrap_or((0, 0));
     let dev = format!("{maj}:{min}");
     let mut v = vec![
         file_case(
