@@ -107,6 +107,11 @@ fn make_exec_fifo(dir: &Path) -> Result<OwnedFd> {
     if unsafe { libc::mkfifo(c.as_ptr(), 0o622) } != 0 {
         return Err(Error::io("mkfifo", &p, std::io::Error::last_os_error()));
     }
+    // Not reduced by the umask: the init may write it as a non-root user.
+    // SAFETY: chmod with a valid path.
+    if unsafe { libc::chmod(c.as_ptr(), 0o622) } != 0 {
+        return Err(Error::io("chmod", &p, std::io::Error::last_os_error()));
+    }
     sys::open_path(&c, libc::O_PATH).map_err(|e| Error::sys(format!("open {}", p.display()), e))
 }
 

@@ -19,12 +19,17 @@ pub fn main(plan: &Plan, sock: OwnedFd, fast: bool) -> ! {
         Error::Child { step, msg } => (step, msg),
         other => (current_step(), other.to_string()),
     };
+    if READY.with(|r| r.get()) {
+        // The parent may be gone (`hull create` exits at Ready): say it on stderr.
+        eprintln!("hull: container init failed at {step}: {msg}");
+    }
     let _ = proto::send(sock.as_fd(), &Msg::Error { step, msg });
     // SAFETY: _exit never returns and skips atexit handlers of the parent's image.
     unsafe { libc::_exit(1) }
 }
 
 thread_local! {
+    static READY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     static STEP: std::cell::Cell<&'static str> = const { std::cell::Cell::new("init") };
 }
 
@@ -177,6 +182,10 @@ fn run(plan: &Plan, sock: BorrowedFd, fast: bool) -> Result<Infallible> {
         .map(|s| s.trim() != "deny")
         .unwrap_or(true);
     process::switch_user(plan.uid, plan.gid, &plan.groups, setgroups_ok)?;
+    // Changing credentials made us non-dumpable, which hands /proc/self to the host's root and
+    // would keep us from reopening the exec fifo through /proc/self/fd. Exec resets it anyway.
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0) };
     step("capabilities");
     if let Some(c) = &plan.caps {
         process::apply_caps(c)?;
@@ -200,6 +209,7 @@ fn run(plan: &Plan, sock: BorrowedFd, fast: bool) -> Result<Infallible> {
     // SAFETY: prctl with integer arguments.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0) };
     send(sock, &Msg::Ready)?;
+    READY.with(|r| r.set(true));
     wait_for_start(plan)?;
 
     if !plan.start_hooks.is_empty() {
