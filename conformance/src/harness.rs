@@ -217,6 +217,17 @@ impl Bundle {
 
 static SEQ: AtomicUsize = AtomicUsize::new(0);
 
+/// Held while executables are written into a bundle and while a child is spawned: a child forked
+/// while another thread holds a write fd on /hull-probe or /bin/busybox keeps that fd until it
+/// execs, and a container exec'ing that file meanwhile fails with ETXTBSY.
+static SPAWN_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Spawn a child under the spawn lock (see [`SPAWN_LOCK`]).
+pub fn spawn(cmd: &mut Command) -> std::io::Result<Child> {
+    let _g = SPAWN_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    cmd.spawn()
+}
+
 /// A case's context: its own temp dir and runtime root; cleans everything up on drop.
 pub struct Ctx<'a> {
     pub env: &'a Env,
@@ -309,9 +320,13 @@ impl<'a> Ctx<'a> {
         self.n += 1;
         let dir = self.dir.join(format!("b{}", self.n));
         let rootfs = dir.join("rootfs");
-        copy_tree(&self.env.rootfs, &rootfs).map_err(|e| Bad::Fail(format!("copy rootfs: {e}")))?;
-        fs::copy(&self.env.probe, rootfs.join(PROBE.trim_start_matches('/')))
-            .map_err(|e| Bad::Fail(format!("copy probe {}: {e}", self.env.probe.display())))?;
+        {
+            let _g = SPAWN_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+            copy_tree(&self.env.rootfs, &rootfs)
+                .map_err(|e| Bad::Fail(format!("copy rootfs: {e}")))?;
+            fs::copy(&self.env.probe, rootfs.join(PROBE.trim_start_matches('/')))
+                .map_err(|e| Bad::Fail(format!("copy probe {}: {e}", self.env.probe.display())))?;
+        }
         let _ = fs::set_permissions(
             rootfs.join(PROBE.trim_start_matches('/')),
             fs::Permissions::from_mode(0o755),
@@ -341,18 +356,19 @@ impl<'a> Ctx<'a> {
     fn spawn_rt(&self, args: &[&str], out: &Path, err: &Path) -> std::io::Result<Child> {
         let o = fs::File::create(out)?;
         let e = fs::File::create(err)?;
-        Command::new(&self.env.runtime)
-            .arg("--root")
-            .arg(&self.root)
-            .arg("--log")
-            .arg(self.dir.join("runtime.log"))
-            .arg("--log-format")
-            .arg("json")
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(o)
-            .stderr(e)
-            .spawn()
+        spawn(
+            Command::new(&self.env.runtime)
+                .arg("--root")
+                .arg(&self.root)
+                .arg("--log")
+                .arg(self.dir.join("runtime.log"))
+                .arg("--log-format")
+                .arg("json")
+                .args(args)
+                .stdin(Stdio::null())
+                .stdout(o)
+                .stderr(e),
+        )
     }
 
     /// Run `RUNTIME --root ROOT args...` with a timeout, capturing its output.
@@ -524,13 +540,14 @@ impl<'a> Ctx<'a> {
 
     /// Start a host helper process (for namespaces to join); killed on drop.
     pub fn helper(&mut self, cmd: &str, args: &[&str]) -> R<i32> {
-        let c = Command::new(cmd)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| Bad::Fail(format!("spawn {cmd}: {e}")))?;
+        let c = spawn(
+            Command::new(cmd)
+                .args(args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        )
+        .map_err(|e| Bad::Fail(format!("spawn {cmd}: {e}")))?;
         let pid = c.id() as i32;
         self.helpers.push(c);
         Ok(pid)

@@ -511,15 +511,16 @@ pub fn cases() -> Vec<Case> {
             let cfg = sleeper(c);
             let b = c.bundle(&cfg)?;
             let bd = b.dir.to_string_lossy().into_owned();
-            let mut child = std::process::Command::new(&c.env.runtime)
-                .arg("--root")
-                .arg(&c.root)
-                .args(["run", "--bundle", &bd, &b.id])
-                .stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .map_err(|e| crate::harness::Bad::Fail(format!("spawn run: {e}")))?;
+            let mut child = crate::harness::spawn(
+                std::process::Command::new(&c.env.runtime)
+                    .arg("--root")
+                    .arg(&c.root)
+                    .args(["run", "--bundle", &bd, &b.id])
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null()),
+            )
+            .map_err(|e| crate::harness::Bad::Fail(format!("spawn run: {e}")))?;
             c.wait_status(&b.id, "running", 20)?;
             let o = c.kill(&b.id, "KILL");
             check!(o.ok(), "kill failed: {}", o.brief());
