@@ -1,0 +1,193 @@
+# shellcheck shell=bash
+# e2e/lib.sh — TAP output, case runner, step timeouts, cleanup registry.
+# Sourced by e2e/run.sh; every function here is runtime-agnostic.
+
+E2E_PASSED=0
+E2E_FAILED=0
+E2E_SKIPPED=0
+E2E_TODO=0
+E2E_N=0
+STEP_TIMEOUT=${STEP_TIMEOUT:-60}
+
+# Known failures: lines "case-id<spaces or tab>reason"; '#' starts a comment.
+declare -A E2E_KNOWN=()
+load_known_failures() {
+    local file=$1 id reason
+    [ -n "$file" ] && [ -f "$file" ] || return 0
+    while read -r id reason; do
+        case "$id" in '' | '#'*) continue ;; esac
+        E2E_KNOWN[$id]=${reason:-no reason given}
+    done <"$file"
+}
+
+# t CMD...: run one step bounded by STEP_TIMEOUT (SIGKILL 5 s later if it ignores SIGTERM).
+t() { timeout -k 5 "$STEP_TIMEOUT" "$@"; }
+
+# Assertions (used inside cases, which run in a `set -e` subshell).
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+skip() {
+    echo "SKIP: $*"
+    exit 77
+}
+expect_eq() { # expect_eq WHAT GOT WANT
+    [ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"
+    echo "checked: $1 = '$3'"
+}
+expect_contains() { # expect_contains WHAT HAYSTACK NEEDLE
+    case "$2" in *"$3"*) echo "checked: $1 contains '$3'" ;; *) fail "$1: '$2' does not contain '$3'" ;; esac
+}
+expect_not_contains() {
+    case "$2" in *"$3"*) fail "$1: '$2' contains '$3'" ;; *) echo "checked: $1 lacks '$3'" ;; esac
+}
+# capture VAR CMD...: run CMD, store combined output in VAR and exit code in VAR_rc; never fails.
+capture() {
+    local __v=$1 __out __rc
+    shift
+    __out=$("$@" 2>&1) && __rc=0 || __rc=$?
+    printf -v "$__v" '%s' "$__out"
+    printf -v "${__v}_rc" '%s' "$__rc"
+    printf '$ %s\n%s\n(rc=%s)\n' "$*" "$__out" "$__rc"
+}
+# wait_for SECONDS CMD...: poll CMD every 0.2 s until it succeeds.
+wait_for() {
+    local deadline=$((SECONDS + $1))
+    shift
+    until "$@" >/dev/null 2>&1; do
+        [ "$SECONDS" -lt "$deadline" ] || return 1
+        sleep 0.2
+    done
+}
+
+# run_case ID DESCRIPTION FUNCTION: run FUNCTION in a `set -e` subshell, print one TAP line.
+run_case() {
+    local id=$1 desc=$2 fn=$3 log rc reason
+    if [ -n "${E2E_FILTER:-}" ] && ! [[ $id =~ $E2E_FILTER ]]; then return 0; fi
+    E2E_N=$((E2E_N + 1))
+    log=$E2E_TMP/logs/$(printf '%s' "$id" | tr '/' '_').log
+    (
+        set -eE -o pipefail
+        "$fn"
+    ) >"$log" 2>&1
+    rc=$?
+    if [ "$rc" = 77 ]; then
+        reason=$(sed -n 's/^SKIP: //p' "$log" | tail -n1)
+        echo "ok $E2E_N - $id: $desc # skip ${reason:-no reason}"
+        E2E_SKIPPED=$((E2E_SKIPPED + 1))
+    elif [ "$rc" = 0 ]; then
+        if [ -n "${E2E_KNOWN[$id]:-}" ]; then
+            echo "ok $E2E_N - $id: $desc # TODO known failure now passes: remove it from $E2E_KNOWN_FILE"
+        else
+            echo "ok $E2E_N - $id: $desc"
+        fi
+        E2E_PASSED=$((E2E_PASSED + 1))
+    else
+        if [ -n "${E2E_KNOWN[$id]:-}" ]; then
+            echo "not ok $E2E_N - $id: $desc # TODO ${E2E_KNOWN[$id]}"
+            E2E_TODO=$((E2E_TODO + 1))
+        else
+            echo "not ok $E2E_N - $id: $desc"
+            E2E_FAILED=$((E2E_FAILED + 1))
+        fi
+        [ "$rc" = 124 ] && echo "#   (a step timed out after ${STEP_TIMEOUT}s)"
+        tail -n "${E2E_LOG_LINES:-25}" "$log" | sed 's/^/#   /'
+    fi
+}
+
+# A suite whose setup failed: every case of it is reported as failed (or TODO) with the reason.
+fail_suite_cases() { # fail_suite_cases REASON id:desc...
+    local reason=$1 entry
+    shift
+    for entry in "$@"; do
+        # shellcheck disable=SC2317
+        _failing_case() { fail "$reason"; }
+        run_case "${entry%%|*}" "${entry#*|}" _failing_case
+    done
+}
+
+summary() {
+    [ "$E2E_TODO" = 0 ] || echo "# $E2E_TODO known failure(s) reported as TODO (listed in $E2E_KNOWN_FILE), not counted as passed"
+    echo "$E2E_PASSED passed, $E2E_FAILED failed, $E2E_SKIPPED skipped"
+}
+
+# ---- cleanup registry: run in reverse order on EXIT, whatever happened ----
+E2E_CLEANUPS=()
+on_exit() { E2E_CLEANUPS+=("$*"); }
+run_cleanups() {
+    local i
+    for ((i = ${#E2E_CLEANUPS[@]} - 1; i >= 0; i--)); do
+        eval "${E2E_CLEANUPS[$i]}" >>"$E2E_TMP/cleanup.log" 2>&1 ||
+            echo "# cleanup step failed: ${E2E_CLEANUPS[$i]} (see $E2E_TMP/cleanup.log)" >&2
+    done
+    E2E_CLEANUPS=()
+}
+
+# Fixed host paths that podman/containerd/runtimes create outside our temp dir. Remember which
+# did not exist before the run; remove only those afterwards, and only if nothing else is in them.
+E2E_CREATED_PATHS=()
+remember_absent() {
+    local p
+    for p in "$@"; do [ -e "$p" ] || E2E_CREATED_PATHS+=("$p"); done
+}
+remove_if_we_created() { # remove_if_we_created PATH [KNOWN-FILE...]: delete known leftovers, then rmdir up
+    local p=$1 f ours=0 q
+    shift
+    for q in "${E2E_CREATED_PATHS[@]}"; do [ "$q" = "$p" ] && ours=1; done
+    [ "$ours" = 1 ] && [ -d "$p" ] || return 0
+    for f in "$@"; do rm -f "$p/$f" 2>/dev/null || true; done
+    # deepest first; rmdir refuses anything that still holds files we do not know
+    find "$p" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+    [ ! -e "$p" ] || echo "# note: $p was created during the run but is not empty; left in place" >&2
+}
+
+# cgroup mount points (v1 hierarchies and cgroup2), from mountinfo.
+# Prints "FSTYPE MOUNTPOINT SUPEROPTS" per cgroup mount (fields after the "-" separator).
+cgroup_mount_table() {
+    awk '{ for (i = 7; i <= NF; i++) if ($i == "-") break;
+           if ($(i + 1) == "cgroup" || $(i + 1) == "cgroup2") print $(i + 1), $5, $(i + 3) }' /proc/self/mountinfo
+}
+cgroup_mounts() { cgroup_mount_table | awk '{ print $2 }'; }
+# Remove a cgroup subtree we own (by relative path) in every hierarchy; only empty cgroups go.
+remove_cgroup_tree() {
+    local rel=$1 mp
+    [ -n "$rel" ] && [ "$rel" != / ] || return 0
+    for mp in $(cgroup_mounts); do
+        [ -d "$mp/$rel" ] || continue
+        find "$mp/$rel" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+        [ ! -d "$mp/$rel" ] || echo "# note: cgroup $mp/$rel still busy; left in place" >&2
+    done
+}
+
+# Host path of a process's cgroup file: cg_file PID V1-CONTROLLER FILE-V1 FILE-V2
+# Uses the v1 hierarchy of the controller when mounted, else cgroup2.
+cg_file() {
+    local pid=$1 ctl=$2 f1=$3 f2=$4 mp rel
+    mp=$(cgroup_mount_table | awk -v c="$ctl" '$1 == "cgroup" && ("," $3 ",") ~ ("," c ",") { print $2; exit }')
+    if [ -n "$mp" ]; then
+        rel=$(awk -F: -v c="$ctl" '("," $2 ",") ~ ("," c ",") { print $3; exit }' "/proc/$pid/cgroup")
+        echo "$mp$rel/$f1"
+    else
+        mp=$(cgroup_mount_table | awk '$1 == "cgroup2" { print $2; exit }')
+        rel=$(awk -F: '$1 == "0" { print $3; exit }' "/proc/$pid/cgroup")
+        echo "$mp$rel/$f2"
+    fi
+}
+
+# run_suite NAME SETUP-FN "id|description|function"...: run SETUP-FN (output to logs/NAME-setup.log);
+# if it fails, every case is reported failed with the setup's last line; else run the cases.
+run_suite() {
+    local name=$1 setup=$2 x rest list=() reason
+    shift 2
+    if ! "$setup" >"$E2E_TMP/logs/$name-setup.log" 2>&1; then
+        reason="$name setup failed: $(tail -n1 "$E2E_TMP/logs/$name-setup.log")"
+        for x in "$@"; do list+=("${x%|*}"); done
+        fail_suite_cases "$reason" "${list[@]}"
+        return
+    fi
+    for x in "$@"; do
+        rest=${x#*|}
+        run_case "${x%%|*}" "${rest%|*}" "${x##*|}"
+    done
+}

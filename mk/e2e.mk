@@ -1,0 +1,13 @@
+# End-to-end: podman (+conmon) and containerd (+its Go runc shim) driving a runtime binary.
+#   make e2e                          RUNTIME defaults to $(HULL) (built by `release` first)
+#   make e2e RUNTIME=/usr/sbin/runc   the same cases against runc
+#   make e2e-runc                     shorthand for the above
+# Options (environment): E2E_SUITES="podman containerd hullshim", E2E_FILTER=<regex on case ids>,
+# STEP_TIMEOUT=60, E2E_KEEP=1, KNOWN_FAILURES=<file>, HULL_SHIM=<path>. See docs/e2e.md.
+.PHONY: e2e e2e-runc
+
+e2e: rootfs $(if $(filter $(HULL),$(RUNTIME)),release)
+	RUNTIME=$(RUNTIME) ROOTFS=$(ROOTFS) e2e/run.sh
+
+e2e-runc: rootfs
+	RUNTIME=/usr/sbin/runc ROOTFS=$(ROOTFS) e2e/run.sh
