@@ -11,7 +11,7 @@ CD_DIR=$E2E_TMP/containerd
 CD_NS=$E2E_TAG
 CD_PID=
 
-c() { timeout -k 5 "$STEP_TIMEOUT" ctr --address "$CD_DIR/containerd.sock" --namespace "$CD_NS" "$@"; }
+c() { t ctr --address "$CD_DIR/containerd.sock" --namespace "$CD_NS" "$@"; }
 # How `ctr run` picks the shim and runtime: the Go runc shim driving RUNTIME (suite containerd),
 # or hull's own shim (suite hullshim, see hullshim.sh). CP prefixes container ids per suite.
 CD_RUN_ARGS=()
@@ -39,7 +39,7 @@ ctask_wait_status() { # ctask_wait_status ID STATUS: poll up to 10 s
 cd_runtime_root() { echo "$CD_DIR/runtime-root/$CD_NS"; }
 # remove_task_on_exit ID: kill + delete the task and the container whatever the case's outcome
 remove_task_on_exit() {
-    trap "set +e; c task kill -s SIGKILL $1 >/dev/null 2>&1; sleep 0.2; c task delete -f $1 >/dev/null 2>&1; c container rm $1 >/dev/null 2>&1; true" EXIT
+    trap "set +e; E2E_CASE_DEADLINE=; c task kill -s SIGKILL $1 >/dev/null 2>&1; sleep 0.2; c task delete -f $1 >/dev/null 2>&1; c container rm $1 >/dev/null 2>&1; true" EXIT
 }
 
 containerd_setup() {

@@ -8,6 +8,8 @@ E2E_SKIPPED=0
 E2E_TODO=0
 E2E_N=0
 STEP_TIMEOUT=${STEP_TIMEOUT:-60}
+CASE_TIMEOUT=${CASE_TIMEOUT:-120}
+E2E_CASE_DEADLINE=
 
 # Known failures: lines "case-id<spaces or tab>reason"; '#' starts a comment.
 declare -A E2E_KNOWN=()
@@ -20,8 +22,21 @@ load_known_failures() {
     done <"$file"
 }
 
-# t CMD...: run one step bounded by STEP_TIMEOUT (SIGKILL 5 s later if it ignores SIGTERM).
-t() { timeout -k 5 "$STEP_TIMEOUT" "$@"; }
+# t CMD...: run one step bounded by STEP_TIMEOUT (SIGKILL 5 s later if it ignores SIGTERM), and by
+# what is left of the current case's CASE_TIMEOUT budget, so that a hanging runtime cannot make a
+# case (and the whole run) take longer than CASE_TIMEOUT per case.
+t() {
+    local limit=$STEP_TIMEOUT left
+    if [ -n "$E2E_CASE_DEADLINE" ]; then
+        left=$((E2E_CASE_DEADLINE - SECONDS))
+        if [ "$left" -le 0 ]; then
+            echo "FAIL: case time budget (${CASE_TIMEOUT}s) used up before: $*" >&2
+            return 124
+        fi
+        [ "$left" -lt "$limit" ] && limit=$left
+    fi
+    timeout -k 5 "$limit" "$@"
+}
 
 # Assertions (used inside cases, which run in a `set -e` subshell).
 fail() {
@@ -44,12 +59,12 @@ expect_not_contains() {
 }
 # capture VAR CMD...: run CMD, store combined output in VAR and exit code in VAR_rc; never fails.
 capture() {
-    local __v=$1 __out __rc
+    local __v=$1 __out __rc __t0=$SECONDS
     shift
     __out=$("$@" 2>&1) && __rc=0 || __rc=$?
     printf -v "$__v" '%s' "$__out"
     printf -v "${__v}_rc" '%s' "$__rc"
-    printf '$ %s\n%s\n(rc=%s)\n' "$*" "$__out" "$__rc"
+    printf '$ %s\n%s\n(rc=%s, %ss)\n' "$*" "$__out" "$__rc" "$((SECONDS - __t0))"
 }
 # wait_for SECONDS CMD...: poll CMD every 0.2 s until it succeeds.
 wait_for() {
@@ -63,15 +78,17 @@ wait_for() {
 
 # run_case ID DESCRIPTION FUNCTION: run FUNCTION in a `set -e` subshell, print one TAP line.
 run_case() {
-    local id=$1 desc=$2 fn=$3 log rc reason
+    local id=$1 desc=$2 fn=$3 log rc reason t0=$SECONDS
     if [ -n "${E2E_FILTER:-}" ] && ! [[ $id =~ $E2E_FILTER ]]; then return 0; fi
     E2E_N=$((E2E_N + 1))
     log=$E2E_TMP/logs/$(printf '%s' "$id" | tr '/' '_').log
     (
         set -eE -o pipefail
+        E2E_CASE_DEADLINE=$((SECONDS + CASE_TIMEOUT))
         "$fn"
     ) >"$log" 2>&1
     rc=$?
+    echo "(case took $((SECONDS - t0))s, rc=$rc)" >>"$log"
     if [ "$rc" = 77 ]; then
         reason=$(sed -n 's/^SKIP: //p' "$log" | tail -n1)
         echo "ok $E2E_N - $id: $desc # skip ${reason:-no reason}"
@@ -91,7 +108,7 @@ run_case() {
             echo "not ok $E2E_N - $id: $desc"
             E2E_FAILED=$((E2E_FAILED + 1))
         fi
-        [ "$rc" = 124 ] && echo "#   (a step timed out after ${STEP_TIMEOUT}s)"
+        [ "$rc" = 124 ] && echo "#   (a step timed out: STEP_TIMEOUT=${STEP_TIMEOUT}s, CASE_TIMEOUT=${CASE_TIMEOUT}s)"
         tail -n "${E2E_LOG_LINES:-25}" "$log" | sed 's/^/#   /'
     fi
 }
@@ -118,6 +135,7 @@ on_exit() { E2E_CLEANUPS+=("$*"); }
 run_cleanups() {
     local i
     for ((i = ${#E2E_CLEANUPS[@]} - 1; i >= 0; i--)); do
+        echo "$(date +%T) cleanup: ${E2E_CLEANUPS[$i]}" >>"$E2E_TMP/cleanup.log"
         eval "${E2E_CLEANUPS[$i]}" >>"$E2E_TMP/cleanup.log" 2>&1 ||
             echo "# cleanup step failed: ${E2E_CLEANUPS[$i]} (see $E2E_TMP/cleanup.log)" >&2
     done

@@ -3,19 +3,19 @@
 # Private containers.conf / storage.conf: own graphroot, runroot, tmpdir and events log under
 # E2E_TMP, vfs storage, no network namespace setup by podman (netns none: never touches iptables),
 # cgroupfs manager, ulimits under this host's hard limits, every container under cgroup parent
-# /E2E_TAG so that nothing lands in cgroups we did not create.
+# /E2E_TAG-podman so that nothing lands in cgroups we did not create.
 
 IMG=localhost/busybox:e2e
 
-pm() { timeout -k 5 "$STEP_TIMEOUT" podman --runtime "$RUNTIME" "$@"; }
-prun() { pm run --cgroup-parent "/$E2E_TAG" "$@"; }
+pm() { t podman --runtime "$RUNTIME" "$@"; }
+prun() { pm run --cgroup-parent "/$E2E_TAG-podman" "$@"; }
 # pid of a container's init process, as podman knows it
 ppid_of() { pm inspect -f '{{.State.Pid}}' "$1"; }
 pstatus() { pm inspect -f '{{.State.Status}}' "$1"; }
 pexit() { pm inspect -f '{{.State.ExitCode}}' "$1"; }
 cid_of() { pm inspect -f '{{.Id}}' "$1"; }
 # remove_on_exit NAME: the case's container goes away whatever the case's outcome
-remove_on_exit() { trap "pm rm -f -t 0 $1 >/dev/null 2>&1 || true" EXIT; }
+remove_on_exit() { trap "E2E_CASE_DEADLINE=; pm rm -f -t 0 $1 >/dev/null 2>&1 || true" EXIT; }
 # wait until podman reports STATUS (podman's own cleanup runs asynchronously after an exit)
 wait_status() { wait_for 20 sh -c "[ \"\$(podman --runtime $RUNTIME inspect -f '{{.State.Status}}' $1)\" = $2 ]"; }
 
@@ -70,7 +70,7 @@ podman_cleanup() {
     for m in $(awk -v d="$E2E_TMP/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r); do
         umount -l "$m" || true
     done
-    remove_cgroup_tree "$E2E_TAG"
+    remove_cgroup_tree "$E2E_TAG-podman"
     remove_if_we_created "/run/$RUNTIME_NAME"
     remove_if_we_created /var/lib/containers cache/blob-info-cache-v1.boltdb
     remove_if_we_created /run/containers
@@ -216,7 +216,7 @@ pc_rm_f() {
 }
 
 pc_tty_run() {
-    capture out t script -qec "podman --runtime $RUNTIME run --rm -t --cgroup-parent /$E2E_TAG $IMG sh -c 'tty; test -t 0 && echo stdin-is-tty; exit 4'" /dev/null
+    capture out t script -qec "podman --runtime $RUNTIME run --rm -t --cgroup-parent /$E2E_TAG-podman $IMG sh -c 'tty; test -t 0 && echo stdin-is-tty; exit 4'" /dev/null
     expect_contains "tty" "$out" /dev/pts/
     expect_contains "isatty" "$out" stdin-is-tty
     expect_eq "exit code" "$out_rc" 4

@@ -63,7 +63,7 @@ finish() {
 trap finish EXIT
 trap 'echo "# interrupted" >&2; exit 3' INT TERM
 
-echo "# hull e2e: RUNTIME=$RUNTIME ($("$RUNTIME" --version 2>&1 | head -n1))"
+echo "# hull e2e: RUNTIME=$RUNTIME ($(timeout 10 "$RUNTIME" --version 2>&1 | head -n1))"
 echo "# known failures: $([ -f "$E2E_KNOWN_FILE" ] && echo "$E2E_KNOWN_FILE (${#E2E_KNOWN[@]})" || echo none)"
 echo "# temp dir $E2E_TMP, tag $E2E_TAG"
 
