@@ -1,0 +1,128 @@
+//! `hull kill ID [SIGNAL]`.
+
+use super::state::{Status, Store};
+use crate::error::{Error, Result};
+
+/// Parse a signal given as a number, `KILL`, or `SIGKILL` (any case).
+pub fn parse_signal(s: &str) -> Result<i32> {
+    if let Ok(n) = s.parse::<i32>() {
+        if (1..=64).contains(&n) {
+            return Ok(n);
+        }
+        return Err(Error::invalid(format!("invalid signal {s:?}")));
+    }
+    let up = s.to_ascii_uppercase();
+    let name = up.strip_prefix("SIG").unwrap_or(&up);
+    let n = match name {
+        "HUP" => libc::SIGHUP,
+        "INT" => libc::SIGINT,
+        "QUIT" => libc::SIGQUIT,
+        "ILL" => libc::SIGILL,
+        "TRAP" => libc::SIGTRAP,
+        "ABRT" | "IOT" => libc::SIGABRT,
+        "BUS" => libc::SIGBUS,
+        "FPE" => libc::SIGFPE,
+        "KILL" => libc::SIGKILL,
+        "USR1" => libc::SIGUSR1,
+        "SEGV" => libc::SIGSEGV,
+        "USR2" => libc::SIGUSR2,
+        "PIPE" => libc::SIGPIPE,
+        "ALRM" => libc::SIGALRM,
+        "TERM" => libc::SIGTERM,
+        "STKFLT" => libc::SIGSTKFLT,
+        "CHLD" => libc::SIGCHLD,
+        "CONT" => libc::SIGCONT,
+        "STOP" => libc::SIGSTOP,
+        "TSTP" => libc::SIGTSTP,
+        "TTIN" => libc::SIGTTIN,
+        "TTOU" => libc::SIGTTOU,
+        "URG" => libc::SIGURG,
+        "XCPU" => libc::SIGXCPU,
+        "XFSZ" => libc::SIGXFSZ,
+        "VTALRM" => libc::SIGVTALRM,
+        "PROF" => libc::SIGPROF,
+        "WINCH" => libc::SIGWINCH,
+        "IO" | "POLL" => libc::SIGIO,
+        "PWR" => libc::SIGPWR,
+        "SYS" => libc::SIGSYS,
+        _ => {
+            if let Some(rest) = name.strip_prefix("RTMIN+") {
+                let k: i32 = rest
+                    .parse()
+                    .map_err(|_| Error::invalid(format!("unknown signal {s:?}")))?;
+                let n = libc::SIGRTMIN() + k;
+                if n <= libc::SIGRTMAX() {
+                    return Ok(n);
+                }
+            }
+            return Err(Error::invalid(format!("unknown signal {s:?}")));
+        }
+    };
+    Ok(n)
+}
+
+pub fn kill(store: &Store, id: &str, sig: i32, all: bool) -> Result<()> {
+    let dir = store.open(id)?;
+    let st = dir.load_current()?;
+    if st.status == Status::Stopped {
+        return Err(Error::State(format!("container {id} is not running")));
+    }
+    if all {
+        for pid in container_pids(&st) {
+            // SAFETY: kill with a pid from the container's pid namespace and a signal number.
+            unsafe { libc::kill(pid, sig) };
+        }
+    }
+    let fd = super::pidfd_for(st.pid, st.start_time)
+        .ok_or_else(|| Error::State(format!("container {id} is not running")))?;
+    match super::pidfd_signal(&fd, sig) {
+        Ok(()) => Ok(()),
+        Err(Error::Sys {
+            errno: nix::errno::Errno::ESRCH,
+            ..
+        }) if all => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Every process of the container: those in its pid namespace (when it has its own), else the init.
+pub fn container_pids(st: &super::State) -> Vec<i32> {
+    let ns = |pid: i32| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
+    let Some(init_ns) = ns(st.pid) else {
+        return vec![];
+    };
+    let own = std::fs::read_link("/proc/self/ns/pid").ok();
+    if own.as_ref() == Some(&init_ns) {
+        return vec![st.pid];
+    }
+    let mut out = vec![];
+    if let Ok(rd) = std::fs::read_dir("/proc") {
+        for e in rd.flatten() {
+            if let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) {
+                if ns(pid).as_ref() == Some(&init_ns) {
+                    out.push(pid);
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_by_name_and_number() {
+        assert_eq!(parse_signal("9").unwrap(), 9);
+        assert_eq!(parse_signal("KILL").unwrap(), libc::SIGKILL);
+        assert_eq!(parse_signal("sigterm").unwrap(), libc::SIGTERM);
+        assert_eq!(parse_signal("SIGUSR1").unwrap(), libc::SIGUSR1);
+        assert_eq!(parse_signal("RTMIN+1").unwrap(), libc::SIGRTMIN() + 1);
+        assert!(parse_signal("0").is_err());
+        assert!(parse_signal("SIGNOPE")
+            .unwrap_err()
+            .to_string()
+            .contains("SIGNOPE"));
+    }
+}

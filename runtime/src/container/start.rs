@@ -1,0 +1,82 @@
+//! `hull start`: release the init waiting on the exec fifo, then run poststart hooks.
+
+use super::state::{ContainerDir, State, Status, Store, EXEC_FIFO};
+use super::wrong_state;
+use crate::error::{Error, Result};
+use crate::{hooks, logging, sys};
+use nix::errno::Errno;
+use std::os::fd::AsRawFd;
+
+pub fn start(store: &Store, id: &str) -> Result<()> {
+    let dir = store.open(id)?;
+    let st = dir.load_current()?;
+    start_locked(&dir, st)
+}
+
+/// Start a container whose dir is already locked (shared with `run`).
+pub fn start_locked(dir: &ContainerDir, mut st: State) -> Result<()> {
+    match st.status {
+        Status::Created => {}
+        Status::Stopped => {
+            return Err(Error::State(format!(
+                "cannot start container {}: container has stopped",
+                st.id
+            )))
+        }
+        s => return Err(wrong_state(&st.id, "start", s)),
+    }
+    let fifo = dir.path.join(EXEC_FIFO);
+    let c = sys::cstr(&fifo.to_string_lossy())?;
+    // Non-blocking open never hangs; it still counts as the reader the init's open waits for.
+    let fd = sys::open_path(&c, libc::O_RDONLY | libc::O_NONBLOCK)
+        .map_err(|e| Error::sys(format!("open {}", fifo.display()), e))?;
+    let pidfd = super::pidfd_for(st.pid, st.start_time);
+    loop {
+        let mut fds = [
+            libc::pollfd {
+                fd: fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: pidfd.as_ref().map_or(-1, |p| p.as_raw_fd()),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: poll on valid pollfds (a negative fd is ignored by poll).
+        let rc = unsafe { libc::poll(fds.as_mut_ptr(), 2, 1000) };
+        if rc < 0 && Errno::last() != Errno::EINTR {
+            return Err(Error::sys("poll exec fifo", Errno::last()));
+        }
+        if fds[0].revents & libc::POLLIN != 0 {
+            let mut b = [0u8; 1];
+            // SAFETY: read into a valid one-byte buffer.
+            let n = unsafe { libc::read(fd.as_raw_fd(), b.as_mut_ptr() as *mut libc::c_void, 1) };
+            if n == 1 {
+                break;
+            }
+        }
+        if fds[1].revents != 0 || pidfd.is_none() {
+            return Err(Error::State(format!(
+                "cannot start container {}: its init process exited before start",
+                st.id
+            )));
+        }
+    }
+    let _ = std::fs::remove_file(&fifo);
+    st.status = Status::Running;
+    dir.save(&st)?;
+    let poststart = super::saved_spec(dir)
+        .map(|s| hooks::of(&s, "poststart"))
+        .unwrap_or_default();
+    if !poststart.is_empty() {
+        let json = serde_json::to_vec(&st.spec_json()).expect("json");
+        for (i, h) in poststart.iter().enumerate() {
+            if let Err(e) = hooks::run("poststart", i, h, &json) {
+                logging::warn(&format!("{e}"));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,341 @@
+//! The process fields of config.json as plain data computed in the parent (capability sets,
+//! rlimits, ids), and the child-side steps that apply them.
+
+use crate::error::{Error, Result};
+use crate::logging;
+use caps::{CapSet, Capability, CapsHashSet};
+use oci_spec::runtime::{PosixRlimitType, Process};
+use std::ffi::CString;
+
+/// The five capability sets to apply; `None` when the config has no `capabilities` (keep as is).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CapPlan {
+    pub bounding: CapsHashSet,
+    pub effective: CapsHashSet,
+    pub permitted: CapsHashSet,
+    pub inheritable: CapsHashSet,
+    pub ambient: CapsHashSet,
+}
+
+fn oci_cap_name(c: &oci_spec::runtime::Capability) -> String {
+    serde_json::to_value(c)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Compute the capability sets. A capability the runtime itself does not hold in its bounding set
+/// (this host lacks CAP_SYS_RESOURCE) or that the kernel does not know is dropped with a warning.
+pub fn cap_plan(process: &Process, held: &CapsHashSet) -> Option<CapPlan> {
+    let c = process.capabilities().as_ref()?;
+    let conv = |set: &str, s: &Option<oci_spec::runtime::Capabilities>| -> CapsHashSet {
+        let mut out = CapsHashSet::new();
+        for cap in s.iter().flatten() {
+            let name = oci_cap_name(cap);
+            match name.parse::<Capability>() {
+                Ok(k) if held.contains(&k) => {
+                    out.insert(k);
+                }
+                Ok(_) => logging::warn(&format!(
+                    "process.capabilities.{set}: {name} is not held by the runtime, dropped"
+                )),
+                Err(_) => logging::warn(&format!(
+                    "process.capabilities.{set}: {name} is unknown to this kernel, dropped"
+                )),
+            }
+        }
+        out
+    };
+    Some(CapPlan {
+        bounding: conv("bounding", c.bounding()),
+        effective: conv("effective", c.effective()),
+        permitted: conv("permitted", c.permitted()),
+        inheritable: conv("inheritable", c.inheritable()),
+        ambient: conv("ambient", c.ambient()),
+    })
+}
+
+/// The runtime's own bounding set (what it can pass on).
+pub fn held_caps() -> CapsHashSet {
+    caps::read(None, CapSet::Bounding).unwrap_or_else(|_| caps::all())
+}
+
+/// Drop from the bounding set everything not in `keep` (needs CAP_SETPCAP, so before the user switch).
+pub fn apply_bounding(plan: &CapPlan) -> Result<()> {
+    for cap in caps::all() {
+        if !plan.bounding.contains(&cap) {
+            match caps::drop(None, CapSet::Bounding, cap) {
+                Ok(()) => {}
+                // A cap the kernel does not have cannot be dropped: nothing to do.
+                Err(_)
+                    if !caps::runtime::procfs_all_supported(None)
+                        .map(|s| s.contains(&cap))
+                        .unwrap_or(true) => {}
+                Err(e) => {
+                    return Err(Error::Child {
+                        step: "capabilities".into(),
+                        msg: format!("drop {cap} from bounding set: {e}"),
+                    })
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Set permitted, inheritable, effective, ambient (after the user switch, with keepcaps).
+pub fn apply_caps(plan: &CapPlan) -> Result<()> {
+    let err = |set: &str, e: caps::errors::CapsError| Error::Child {
+        step: "capabilities".into(),
+        msg: format!("set {set}: {e}"),
+    };
+    // Effective first down to what permitted will hold, so the permitted drop is allowed.
+    let eff_now = caps::read(None, CapSet::Effective).unwrap_or_default();
+    let eff_tmp: CapsHashSet = eff_now.intersection(&plan.permitted).cloned().collect();
+    caps::set(None, CapSet::Effective, &eff_tmp).map_err(|e| err("effective", e))?;
+    caps::set(None, CapSet::Permitted, &plan.permitted).map_err(|e| err("permitted", e))?;
+    caps::set(None, CapSet::Inheritable, &plan.inheritable).map_err(|e| err("inheritable", e))?;
+    caps::set(None, CapSet::Effective, &plan.effective).map_err(|e| err("effective", e))?;
+    caps::clear(None, CapSet::Ambient).map_err(|e| err("ambient", e))?;
+    for c in &plan.ambient {
+        // Ambient needs the cap in both permitted and inheritable; the kernel refuses otherwise.
+        if plan.permitted.contains(c) && plan.inheritable.contains(c) {
+            caps::raise(None, CapSet::Ambient, *c).map_err(|e| err("ambient", e))?;
+        } else {
+            logging::debug(&format!(
+                "process.capabilities.ambient: {c} is not in permitted and inheritable, skipped"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// An rlimit to set: (resource, soft, hard, name).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rlimit {
+    pub resource: libc::__rlimit_resource_t,
+    pub soft: u64,
+    pub hard: u64,
+    pub name: &'static str,
+}
+
+fn rlimit_resource(t: PosixRlimitType) -> Option<(libc::__rlimit_resource_t, &'static str)> {
+    use PosixRlimitType as R;
+    Some(match t {
+        R::RlimitCpu => (libc::RLIMIT_CPU, "RLIMIT_CPU"),
+        R::RlimitFsize => (libc::RLIMIT_FSIZE, "RLIMIT_FSIZE"),
+        R::RlimitData => (libc::RLIMIT_DATA, "RLIMIT_DATA"),
+        R::RlimitStack => (libc::RLIMIT_STACK, "RLIMIT_STACK"),
+        R::RlimitCore => (libc::RLIMIT_CORE, "RLIMIT_CORE"),
+        R::RlimitRss => (libc::RLIMIT_RSS, "RLIMIT_RSS"),
+        R::RlimitNproc => (libc::RLIMIT_NPROC, "RLIMIT_NPROC"),
+        R::RlimitNofile => (libc::RLIMIT_NOFILE, "RLIMIT_NOFILE"),
+        R::RlimitMemlock => (libc::RLIMIT_MEMLOCK, "RLIMIT_MEMLOCK"),
+        R::RlimitAs => (libc::RLIMIT_AS, "RLIMIT_AS"),
+        R::RlimitLocks => (libc::RLIMIT_LOCKS, "RLIMIT_LOCKS"),
+        R::RlimitSigpending => (libc::RLIMIT_SIGPENDING, "RLIMIT_SIGPENDING"),
+        R::RlimitMsgqueue => (libc::RLIMIT_MSGQUEUE, "RLIMIT_MSGQUEUE"),
+        R::RlimitNice => (libc::RLIMIT_NICE, "RLIMIT_NICE"),
+        R::RlimitRtprio => (libc::RLIMIT_RTPRIO, "RLIMIT_RTPRIO"),
+        R::RlimitRttime => (libc::RLIMIT_RTTIME, "RLIMIT_RTTIME"),
+        #[allow(unreachable_patterns)]
+        _ => return None,
+    })
+}
+
+/// The rlimits to set, checked in the parent against the runtime's own hard limits: raising a hard
+/// limit needs CAP_SYS_RESOURCE, which this host's runtime may not have.
+pub fn rlimit_plan(process: &Process, can_raise: bool) -> Result<Vec<Rlimit>> {
+    let mut out = Vec::new();
+    for (i, r) in process.rlimits().iter().flatten().enumerate() {
+        let (resource, name) = rlimit_resource(r.typ()).ok_or_else(|| {
+            Error::invalid(format!(
+                "process.rlimits[{i}]: unsupported type {:?}",
+                r.typ()
+            ))
+        })?;
+        if !can_raise {
+            let mut cur = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            // SAFETY: getrlimit into a valid struct.
+            if unsafe { libc::getrlimit(resource, &mut cur) } == 0
+                && cur.rlim_max != libc::RLIM_INFINITY
+                && r.hard() > cur.rlim_max
+            {
+                return Err(Error::invalid(format!(
+                    "process.rlimits[{i}]: {name} hard limit {} exceeds the runtime's own hard limit {} \
+                     (raising it needs CAP_SYS_RESOURCE)",
+                    r.hard(),
+                    cur.rlim_max
+                )));
+            }
+        }
+        out.push(Rlimit {
+            resource,
+            soft: r.soft(),
+            hard: r.hard(),
+            name,
+        });
+    }
+    Ok(out)
+}
+
+pub fn apply_rlimits(list: &[Rlimit]) -> Result<()> {
+    for r in list {
+        let lim = libc::rlimit {
+            rlim_cur: r.soft,
+            rlim_max: r.hard,
+        };
+        // SAFETY: setrlimit with a valid struct.
+        if unsafe { libc::setrlimit(r.resource, &lim) } != 0 {
+            return Err(Error::sys(
+                format!("setrlimit {} (soft {}, hard {})", r.name, r.soft, r.hard),
+                nix::errno::Errno::last(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Switch to the configured user: groups, gid, uid (keeping capabilities across the switch).
+pub fn switch_user(uid: u32, gid: u32, groups: &[u32], setgroups_allowed: bool) -> Result<()> {
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) };
+    if setgroups_allowed {
+        let gids: Vec<libc::gid_t> = groups.to_vec();
+        // SAFETY: setgroups with a valid pointer/length pair.
+        if unsafe { libc::setgroups(gids.len(), gids.as_ptr()) } != 0 {
+            return Err(Error::sys(
+                format!("setgroups {groups:?} (process.user.additionalGids)"),
+                nix::errno::Errno::last(),
+            ));
+        }
+    } else if !groups.is_empty() {
+        return Err(Error::invalid(
+            "process.user.additionalGids: setgroups is denied in this user namespace",
+        ));
+    }
+    // SAFETY: plain id syscalls.
+    if unsafe { libc::setresgid(gid, gid, gid) } != 0 {
+        return Err(Error::sys(
+            format!("setresgid {gid} (process.user.gid)"),
+            nix::errno::Errno::last(),
+        ));
+    }
+    // SAFETY: plain id syscalls.
+    if unsafe { libc::setresuid(uid, uid, uid) } != 0 {
+        return Err(Error::sys(
+            format!("setresuid {uid} (process.user.uid)"),
+            nix::errno::Errno::last(),
+        ));
+    }
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0) };
+    Ok(())
+}
+
+/// Find the executable for `args[0]` inside the container (after pivot_root), using the PATH of
+/// the container's environment, as execvp would. Errors like runc: `exec: "x": executable file not found in $PATH`.
+pub fn find_executable(arg0: &str, env: &[String]) -> Result<CString> {
+    use std::os::unix::fs::PermissionsExt;
+    let is_exec = |p: &std::path::Path| {
+        std::fs::metadata(p)
+            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false)
+    };
+    if arg0.contains('/') {
+        if !std::path::Path::new(arg0).exists() {
+            return Err(Error::invalid(format!(
+                "exec: {arg0:?}: stat {arg0}: no such file or directory"
+            )));
+        }
+        return CString::new(arg0).map_err(|_| Error::invalid("process.args[0]: contains NUL"));
+    }
+    let path = env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    for dir in path.split(':') {
+        let dir = if dir.is_empty() { "." } else { dir };
+        let cand = std::path::Path::new(dir).join(arg0);
+        if is_exec(&cand) {
+            return CString::new(cand.to_string_lossy().as_bytes())
+                .map_err(|_| Error::invalid("process.args[0]: contains NUL"));
+        }
+    }
+    Err(Error::invalid(format!(
+        "exec: {arg0:?}: executable file not found in $PATH"
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn process(v: serde_json::Value) -> Process {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn caps_not_held_are_dropped() {
+        let p = process(serde_json::json!({
+            "cwd": "/", "user": {"uid": 0, "gid": 0},
+            "capabilities": {"bounding": ["CAP_CHOWN", "CAP_SYS_RESOURCE"], "effective": ["CAP_CHOWN"]}
+        }));
+        let mut held = caps::all();
+        held.remove(&Capability::CAP_SYS_RESOURCE);
+        let plan = cap_plan(&p, &held).unwrap();
+        assert!(plan.bounding.contains(&Capability::CAP_CHOWN));
+        assert!(!plan.bounding.contains(&Capability::CAP_SYS_RESOURCE));
+        assert_eq!(plan.effective.len(), 1);
+        assert!(plan.permitted.is_empty());
+        let none = process(serde_json::json!({"cwd": "/", "user": {"uid": 0, "gid": 0}}));
+        assert!(cap_plan(&none, &held).is_none());
+    }
+
+    #[test]
+    fn rlimits_above_own_hard_limit_are_refused() {
+        let mut cur = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit into a valid struct.
+        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut cur) };
+        let over = if cur.rlim_max == libc::RLIM_INFINITY {
+            return;
+        } else {
+            cur.rlim_max + 1
+        };
+        let p = process(serde_json::json!({
+            "cwd": "/", "user": {"uid": 0, "gid": 0},
+            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": over, "soft": 10}]
+        }));
+        let e = rlimit_plan(&p, false).unwrap_err().to_string();
+        assert!(
+            e.contains("RLIMIT_NOFILE") && e.contains("rlimits[0]"),
+            "{e}"
+        );
+        let p = process(serde_json::json!({
+            "cwd": "/", "user": {"uid": 0, "gid": 0},
+            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 100, "soft": 10}]
+        }));
+        let plan = rlimit_plan(&p, false).unwrap();
+        assert_eq!((plan[0].soft, plan[0].hard), (10, 100));
+    }
+
+    #[test]
+    fn executable_lookup_uses_path() {
+        let env = vec!["PATH=/nonexistent:/bin".to_string()];
+        assert_eq!(
+            find_executable("sh", &env).unwrap().to_str().unwrap(),
+            "/bin/sh"
+        );
+        let e = find_executable("no-such-binary-hull", &env)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("executable file not found in $PATH"), "{e}");
+        assert!(find_executable("/no/such", &env).is_err());
+    }
+}

@@ -1,0 +1,449 @@
+//! The container init, from clone3 to execve: ordered steps, each with a named error that is sent
+//! to the parent before the child exits.
+
+use super::proto::{self, Msg};
+use super::Plan;
+use crate::error::{Error, Result};
+use crate::{devices, process, rootfs, sys};
+use nix::errno::Errno;
+use std::convert::Infallible;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+
+/// Entry point in the child. Never returns.
+pub fn main(plan: &Plan, sock: OwnedFd, fast: bool) -> ! {
+    let err = match run(plan, sock.as_fd(), fast) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    let (step, msg) = match err {
+        Error::Child { step, msg } => (step, msg),
+        other => (current_step(), other.to_string()),
+    };
+    let _ = proto::send(sock.as_fd(), &Msg::Error { step, msg });
+    // SAFETY: _exit never returns and skips atexit handlers of the parent's image.
+    unsafe { libc::_exit(1) }
+}
+
+thread_local! {
+    static STEP: std::cell::Cell<&'static str> = const { std::cell::Cell::new("init") };
+}
+
+fn step(name: &'static str) {
+    STEP.with(|s| s.set(name));
+}
+
+fn current_step() -> String {
+    STEP.with(|s| s.get()).to_string()
+}
+
+fn expect(sock: BorrowedFd, want: &str) -> Result<Msg> {
+    match proto::recv(sock).map_err(|e| Error::sys("recv from parent", e))? {
+        None => Err(Error::invalid(format!(
+            "parent closed the sync socket while the child waited for {want}"
+        ))),
+        Some(m) if m.name() == want => Ok(m),
+        Some(m) => Err(Error::invalid(format!(
+            "protocol error: got {} while waiting for {want}",
+            m.name()
+        ))),
+    }
+}
+
+fn send(sock: BorrowedFd, m: &Msg) -> Result<()> {
+    proto::send(sock, m).map_err(|e| Error::sys(format!("send {}", m.name()), e))
+}
+
+fn run(plan: &Plan, sock: BorrowedFd, fast: bool) -> Result<Infallible> {
+    for &fd in &plan.close_in_child {
+        // SAFETY: closing an inherited copy of a parent fd we never use.
+        unsafe { libc::close(fd) };
+    }
+    // SAFETY: umask has no failure mode; device modes are then set exactly.
+    unsafe { libc::umask(0) };
+    // Die with the parent while it is still setting us up (cleared before exec).
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+
+    step("namespaces");
+    if fast {
+        if plan.new_user {
+            expect(sock, "MapsDone")?;
+            become_userns_root(plan)?;
+        }
+    } else {
+        slow_path_namespaces(plan, sock)?;
+    }
+
+    if let Some(name) = &plan.new_keyring {
+        step("keyring");
+        // SAFETY: keyctl(KEYCTL_JOIN_SESSION_KEYRING, name) with a valid C string.
+        let rc = unsafe { libc::syscall(libc::SYS_keyctl, 1, name.as_ptr()) };
+        if rc < 0 && !matches!(Errno::last(), Errno::ENOSYS | Errno::EPERM | Errno::EACCES) {
+            return Err(Error::sys("join session keyring", Errno::last()));
+        }
+    }
+
+    step("hostname");
+    if let Some(h) = plan.hostname.as_deref().filter(|h| !h.is_empty()) {
+        nix::unistd::sethostname(h).map_err(|e| Error::sys(format!("sethostname {h:?}"), e))?;
+    }
+    if let Some(d) = plan.domainname.as_deref().filter(|h| !h.is_empty()) {
+        // SAFETY: setdomainname with a valid buffer and its length.
+        if unsafe { libc::setdomainname(d.as_ptr() as *const libc::c_char, d.len()) } != 0 {
+            return Err(Error::sys(format!("setdomainname {d:?}"), Errno::last()));
+        }
+    }
+
+    step("rootfs");
+    prepare_rootfs(plan)?;
+
+    if plan.runtime_hooks || !plan.container_hooks.is_empty() {
+        step("hooks");
+    }
+    let mut state_json = Vec::new();
+    if plan.runtime_hooks {
+        send(sock, &Msg::CreateRuntime)?;
+        match expect(sock, "HooksDone")? {
+            Msg::HooksDone(s) => state_json = s,
+            _ => unreachable!(),
+        }
+    }
+    if !plan.container_hooks.is_empty() {
+        crate::hooks::run_all("createContainer", &plan.container_hooks, &state_json)?;
+    }
+
+    step("pivot_root");
+    if plan.no_pivot {
+        rootfs::move_root(&plan.rootfs)?;
+    } else {
+        rootfs::pivot_root(&plan.rootfs)?;
+    }
+    if let Some(p) = plan.rootfs_propagation {
+        sys::mount(None, c"/", None, p, None, &|| {
+            "linux.rootfsPropagation on /".into()
+        })?;
+    }
+
+    step("sysctl");
+    for (k, v) in &plan.sysctl {
+        let path = format!("/proc/sys/{}", k.replace('.', "/"));
+        sys::write_file(&path, v.as_bytes())
+            .map_err(|e| Error::invalid(format!("linux.sysctl {k}={v}: {e}")))?;
+    }
+
+    step("maskedPaths");
+    for p in &plan.masked {
+        rootfs::mask_path(p)?;
+    }
+    step("readonlyPaths");
+    for p in &plan.readonly {
+        rootfs::readonly_path(p)?;
+    }
+    if plan.readonly_root {
+        step("root.readonly");
+        rootfs::readonly_root()?;
+    }
+
+    if plan.terminal {
+        step("console");
+        setup_console(plan)?;
+    }
+
+    step("oomScoreAdj");
+    if let Some(adj) = plan.oom_score_adj {
+        sys::write_file("/proc/self/oom_score_adj", adj.to_string().as_bytes())
+            .map_err(|e| Error::invalid(format!("process.oomScoreAdj {adj}: {e}")))?;
+    }
+
+    step("rlimits");
+    process::apply_rlimits(&plan.rlimits)?;
+
+    if let Some(p) = plan.personality {
+        step("personality");
+        // SAFETY: personality with an integer persona.
+        if unsafe { libc::personality(p) } < 0 {
+            return Err(Error::sys("linux.personality", Errno::last()));
+        }
+    }
+
+    step("exec lookup");
+    let exe = process::find_executable(&plan.args[0].to_string_lossy(), &plan.env_strings)?;
+
+    step("user");
+    if let Some(c) = &plan.caps {
+        process::apply_bounding(c)?;
+    }
+    let setgroups_ok = std::fs::read_to_string("/proc/self/setgroups")
+        .map(|s| s.trim() != "deny")
+        .unwrap_or(true);
+    process::switch_user(plan.uid, plan.gid, &plan.groups, setgroups_ok)?;
+    step("capabilities");
+    if let Some(c) = &plan.caps {
+        process::apply_caps(c)?;
+    }
+    step("cwd");
+    nix::unistd::chdir(plan.cwd.as_str())
+        .map_err(|e| Error::sys(format!("chdir to process.cwd {}", plan.cwd), e))?;
+
+    step("fds");
+    // Everything above stdio and the preserved fds is closed on exec.
+    let first = 3 + plan.preserve_fds.max(0) as u32;
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only marks fds; no memory is touched.
+    unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 4u32) };
+    for fd in 3..first as i32 {
+        // SAFETY: clearing FD_CLOEXEC on inherited, preserved fds.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+    }
+
+    step("ready");
+    // `hull create` exits once we are ready: from here on its death must not kill us.
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0) };
+    send(sock, &Msg::Ready)?;
+    wait_for_start(plan)?;
+
+    if !plan.start_hooks.is_empty() {
+        step("startContainer hooks");
+        let mut st: serde_json::Value =
+            serde_json::from_slice(&state_json).unwrap_or(serde_json::json!({}));
+        st["status"] = "created".into();
+        let bytes = serde_json::to_vec(&st).unwrap_or_default();
+        crate::hooks::run_all("startContainer", &plan.start_hooks, &bytes)?;
+    }
+
+    step("exec");
+    if plan.nnp {
+        // SAFETY: prctl with integer arguments.
+        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+            return Err(Error::sys("set no_new_privs", Errno::last()));
+        }
+    }
+    reset_signals();
+    // SAFETY: umask has no failure mode.
+    unsafe { libc::umask(plan.umask as libc::mode_t) };
+    let e = nix::unistd::execve(&exe, &plan.args, &plan.env).unwrap_err();
+    Err(Error::sys(
+        format!("exec {}", plan.args[0].to_string_lossy()),
+        e,
+    ))
+}
+
+fn become_userns_root(plan: &Plan) -> Result<()> {
+    let maps_zero = |m: &str| {
+        m.lines().any(|l| {
+            let mut it = l.split_whitespace();
+            let (Some(c), Some(_), Some(n)) = (it.next(), it.next(), it.next()) else {
+                return false;
+            };
+            let (c, n): (u64, u64) = (c.parse().unwrap_or(1), n.parse().unwrap_or(0));
+            c == 0 && n > 0
+        })
+    };
+    if maps_zero(&plan.gid_map) {
+        // SAFETY: plain id syscall.
+        if unsafe { libc::setresgid(0, 0, 0) } != 0 {
+            return Err(Error::sys("setresgid 0 in user namespace", Errno::last()));
+        }
+    }
+    if maps_zero(&plan.uid_map) {
+        // SAFETY: plain id syscall.
+        if unsafe { libc::setresuid(0, 0, 0) } != 0 {
+            return Err(Error::sys("setresuid 0 in user namespace", Errno::last()));
+        }
+    }
+    Ok(())
+}
+
+/// Join namespaces by path, create the new ones, and fork once more if the pid or time namespace
+/// changed. Returns in the process that becomes the container init.
+fn slow_path_namespaces(plan: &Plan, sock: BorrowedFd) -> Result<()> {
+    let user_join = plan.joins.iter().find(|j| j.flag == libc::CLONE_NEWUSER);
+    if let Some(j) = user_join {
+        nix::sched::setns(j.fd.as_fd(), nix::sched::CloneFlags::CLONE_NEWUSER)
+            .map_err(|e| Error::sys(format!("setns user {}", j.path.display()), e))?;
+    }
+    for j in plan.joins.iter().filter(|j| j.flag != libc::CLONE_NEWUSER) {
+        nix::sched::setns(
+            j.fd.as_fd(),
+            nix::sched::CloneFlags::from_bits_retain(j.flag),
+        )
+        .map_err(|e| Error::sys(format!("setns {}", j.path.display()), e))?;
+    }
+    if user_join.is_some() {
+        // SAFETY: plain id syscalls (become root of the joined user namespace when mapped).
+        unsafe {
+            libc::setresgid(0, 0, 0);
+            libc::setresuid(0, 0, 0);
+        }
+    }
+    if plan.new_user {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER)
+            .map_err(|e| Error::sys("unshare user namespace", e))?;
+        send(sock, &Msg::MapRequest)?;
+        expect(sock, "MapsDone")?;
+        become_userns_root(plan)?;
+    }
+    let rest = plan.new_ns_flags & !(libc::CLONE_NEWUSER as u64);
+    if rest != 0 {
+        nix::sched::unshare(nix::sched::CloneFlags::from_bits_retain(
+            rest as libc::c_int,
+        ))
+        .map_err(|e| Error::sys("unshare namespaces", e))?;
+    }
+    if let Some(offs) = &plan.time_offsets {
+        sys::write_file("/proc/self/timens_offsets", offs.as_bytes())
+            .map_err(|e| Error::invalid(format!("linux.timeOffsets: {e}")))?;
+    }
+    let pid_changes = plan.new_ns_flags & (libc::CLONE_NEWPID as u64 | 0x80) != 0
+        || plan
+            .joins
+            .iter()
+            .any(|j| j.flag == libc::CLONE_NEWPID || j.flag == 0x80);
+    if !pid_changes {
+        send(sock, &Msg::Pid(std::process::id() as i32))?;
+        return Ok(());
+    }
+    // SAFETY: single-threaded process; the child continues running Rust code like after fork.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(Error::sys("fork container init", Errno::last()));
+    }
+    if pid == 0 {
+        return Ok(());
+    }
+    let _ = proto::send(sock, &Msg::Pid(pid));
+    // SAFETY: the intermediate's job is done.
+    unsafe { libc::_exit(0) }
+}
+
+fn prepare_rootfs(plan: &Plan) -> Result<()> {
+    let rootfs = sys::cstr(&plan.rootfs.to_string_lossy())?;
+    sys::mount(None, c"/", None, plan.root_propagation, None, &|| {
+        "/ (rootfs propagation)".into()
+    })?;
+    // pivot_root needs the new root's parent mount to be private.
+    make_parent_private(&plan.rootfs)?;
+    sys::mount(
+        Some(&rootfs),
+        &rootfs,
+        None,
+        libc::MS_BIND | libc::MS_REC,
+        None,
+        &|| format!("bind rootfs {}", plan.rootfs.display()),
+    )?;
+    let root = sys::open_path(&rootfs, libc::O_PATH | libc::O_DIRECTORY)
+        .map_err(|e| Error::sys(format!("open rootfs {}", plan.rootfs.display()), e))?;
+    let in_userns = plan.new_user || plan.joins.iter().any(|j| j.flag == libc::CLONE_NEWUSER);
+    let ctx = rootfs::MountCtx {
+        root: root.as_fd(),
+        in_userns,
+    };
+    step("mounts");
+    for (i, m) in plan.mounts.iter().enumerate() {
+        rootfs::mount_entry(&ctx, i, m)?;
+    }
+    step("devices");
+    devices::create_all(root.as_fd(), &plan.devices, in_userns)?;
+    devices::create_symlinks(root.as_fd(), plan.has_devpts)?;
+    Ok(())
+}
+
+/// Find the mount that holds `path` and make it private if it is shared.
+fn make_parent_private(path: &std::path::Path) -> Result<()> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| Error::io("read", "/proc/self/mountinfo", e))?;
+    let mut best: Option<(&str, bool)> = None;
+    for line in info.lines() {
+        let mut f = line.split(' ');
+        let mp = f.nth(4).unwrap_or("");
+        let shared = line
+            .split(" - ")
+            .next()
+            .unwrap_or("")
+            .split(' ')
+            .skip(6)
+            .any(|o| o.starts_with("shared:"));
+        let p = path.to_string_lossy();
+        let under = mp == "/" || p == mp || p.starts_with(&format!("{mp}/"));
+        if under && best.is_none_or(|(b, _)| mp.len() >= b.len()) {
+            best = Some((mp, shared));
+        }
+    }
+    if let Some((mp, true)) = best {
+        let c = sys::cstr(&unescape_mountinfo(mp))?;
+        sys::mount(None, &c, None, libc::MS_PRIVATE, None, &|| {
+            format!("make {mp} private")
+        })?;
+    }
+    Ok(())
+}
+
+fn unescape_mountinfo(s: &str) -> String {
+    s.replace("\\040", " ")
+        .replace("\\011", "\t")
+        .replace("\\012", "\n")
+        .replace("\\134", "\\")
+}
+
+fn setup_console(plan: &Plan) -> Result<()> {
+    let ptmx = sys::open_path(c"/dev/ptmx", libc::O_RDWR | libc::O_NOCTTY)
+        .map_err(|e| Error::sys("open /dev/ptmx", e))?;
+    let mut name = [0 as libc::c_char; 128];
+    // SAFETY: unlockpt/ptsname_r on a valid pty master fd, into a sized buffer.
+    unsafe {
+        if libc::unlockpt(ptmx.as_raw_fd()) != 0 {
+            return Err(Error::sys("unlockpt", Errno::last()));
+        }
+        if libc::ptsname_r(ptmx.as_raw_fd(), name.as_mut_ptr(), name.len()) != 0 {
+            return Err(Error::sys("ptsname", Errno::last()));
+        }
+    }
+    // SAFETY: ptsname_r NUL-terminated the buffer.
+    let pts = unsafe { std::ffi::CStr::from_ptr(name.as_ptr()) }.to_owned();
+    let slave = sys::open_path(&pts, libc::O_RDWR | libc::O_NOCTTY)
+        .map_err(|e| Error::sys(format!("open {}", pts.to_string_lossy()), e))?;
+    let console = plan
+        .console
+        .as_ref()
+        .expect("terminal has a console socket");
+    proto::send_fd(console.as_fd(), pts.to_bytes(), ptmx.as_fd())
+        .map_err(|e| Error::sys("send pty master to --console-socket", e))?;
+    drop(ptmx);
+    // SAFETY: setsid, then stdio onto the pty slave and make it the controlling terminal.
+    unsafe {
+        libc::setsid();
+        for fd in 0..3 {
+            if libc::dup2(slave.as_raw_fd(), fd) < 0 {
+                return Err(Error::sys("dup2 pty slave", Errno::last()));
+            }
+        }
+        if libc::ioctl(0, libc::TIOCSCTTY, 0) != 0 {
+            return Err(Error::sys("TIOCSCTTY", Errno::last()));
+        }
+    }
+    Ok(())
+}
+
+/// Block until `hull start` opens the exec fifo for reading, then tell it we are going.
+fn wait_for_start(plan: &Plan) -> Result<()> {
+    let path = sys::fd_path(plan.exec_fifo.as_raw_fd());
+    let fd = sys::open_path(&path, libc::O_WRONLY).map_err(|e| Error::sys("open exec fifo", e))?;
+    // SAFETY: write one byte from a valid buffer.
+    let rc = unsafe { libc::write(fd.as_raw_fd(), b"0".as_ptr() as *const libc::c_void, 1) };
+    if rc != 1 {
+        return Err(Error::sys("write exec fifo", Errno::last()));
+    }
+    Ok(())
+}
+
+/// The container starts with an empty signal mask and default dispositions (Rust's runtime ignores
+/// SIGPIPE, and `hull run` blocks the signals it forwards; neither may leak into the container).
+fn reset_signals() {
+    // SAFETY: sigset manipulation on a local, then sigprocmask/signal with valid arguments.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
