@@ -32,8 +32,11 @@ hullshim_setup() {
         HS_SKIP="hull shim not implemented ($HULL_SHIM not built)"
         return 0
     fi
-    if ! out=$(timeout 5 "$HULL_SHIM" -v 2>&1); then
-        HS_SKIP="hull shim not implemented ($(basename "$HULL_SHIM") -v: $(echo "$out" | tail -n1))"
+    local rc=0
+    out=$(timeout 5 "$HULL_SHIM" -v 2>&1) || rc=$?
+    if [ "$rc" != 0 ]; then
+        echo "$HULL_SHIM -v (exit $rc): $out"
+        HS_SKIP="hull shim not implemented ($(basename "$HULL_SHIM") -v exits $rc)"
         return 0
     fi
     echo "shim: $out"

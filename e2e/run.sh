@@ -46,8 +46,10 @@ load_known_failures "$E2E_KNOWN_FILE"
 # Everything this run creates lives under E2E_TMP; a unique tag names its cgroups and namespaces.
 E2E_TMP=$(mktemp -d /tmp/hull-e2e.XXXXXX)
 E2E_TAG=hull-e2e-$$
-mkdir -p "$E2E_TMP/logs"
+mkdir -p "$E2E_TMP/logs" "$E2E_TMP/tmp"
 export E2E_TMP
+# podman, conmon (its console sockets), ctr and containerd put temporary files in TMPDIR
+export TMPDIR=$E2E_TMP/tmp
 
 finish() {
     local rc=$?
