@@ -167,10 +167,26 @@ cgroup_mount_table() {
            if ($(i + 1) == "cgroup" || $(i + 1) == "cgroup2") print $(i + 1), $5, $(i + 3) }' /proc/self/mountinfo
 }
 cgroup_mounts() { cgroup_mount_table | awk '{ print $2 }'; }
-# Remove a cgroup subtree we own (by relative path) in every hierarchy; only empty cgroups go.
+# Remove a cgroup subtree we own (by relative path) in every hierarchy. Processes still in it are
+# ours (started into cgroups this run created): they get SIGKILL first. Only empty cgroups go.
 remove_cgroup_tree() {
-    local rel=$1 mp
+    local rel=$1 mp pids
     [ -n "$rel" ] && [ "$rel" != / ] || return 0
+    pids=$(for mp in $(cgroup_mounts); do
+        [ -d "$mp/$rel" ] && find "$mp/$rel" -name cgroup.procs -exec cat {} + 2>/dev/null
+    done | sort -u)
+    if [ -n "$pids" ]; then
+        echo "# killing processes left in cgroup $rel: $(echo $pids)" >&2
+        # a frozen cgroup (v1) must be thawed for SIGKILL to take effect
+        for mp in $(cgroup_mounts); do
+            [ -d "$mp/$rel" ] || continue
+            find "$mp/$rel" -name freezer.state -exec sh -c 'echo THAWED > "$1"' _ {} \; 2>/dev/null
+            find "$mp/$rel" -name cgroup.freeze -exec sh -c 'echo 0 > "$1"' _ {} \; 2>/dev/null
+        done
+        # shellcheck disable=SC2086
+        kill -9 $pids 2>/dev/null || true
+        sleep 0.5
+    fi
     for mp in $(cgroup_mounts); do
         [ -d "$mp/$rel" ] || continue
         find "$mp/$rel" -depth -type d -exec rmdir {} \; 2>/dev/null || true
