@@ -1,4 +1,7 @@
 # shellcheck shell=bash
+# Case files: capture() assigns variables by name (SC2154), container-side commands are single-quoted
+# on purpose (SC2016), and cleanup traps expand ids when set (SC2064).
+# shellcheck disable=SC2154,SC2016,SC2064
 # e2e/docker.sh — Docker (dockerd) driving RUNTIME, registered in daemon.json as runtime "hull":
 #   {"runtimes": {"hull": {"path": "/abs/RUNTIME"}}}   and   docker run --runtime hull ...
 # dockerd runs here with a private config against this run's own containerd (--containerd), with

@@ -66,6 +66,8 @@ capture() {
     printf -v "${__v}_rc" '%s' "$__rc"
     printf '$ %s\n%s\n(rc=%s, %ss)\n' "$*" "$__out" "$__rc" "$((SECONDS - __t0))"
 }
+# oneline TEXT: TEXT with runs of blanks and newlines squeezed to single spaces
+oneline() { printf '%s' "$1" | tr '\n\t' '  ' | tr -s ' ' | sed 's/^ //; s/ $//'; }
 # wait_for SECONDS CMD...: poll CMD every 0.2 s until it succeeds.
 wait_for() {
     local deadline=$((SECONDS + $1))
@@ -160,6 +162,24 @@ remove_if_we_created() { # remove_if_we_created PATH [KNOWN-FILE...]: delete kno
     [ ! -e "$p" ] || echo "# note: $p was created during the run but is not empty; left in place" >&2
 }
 
+# Last resort after a crash: SIGKILL the processes whose command line names DIR (our temp dir:
+# conmon, shims, daemons started with our config), by pid, never ourselves.
+kill_procs_naming() {
+    local dir=$1 f pid
+    for f in /proc/[0-9]*/cmdline; do
+        pid=${f#/proc/}
+        pid=${pid%/cmdline}
+        if [ "$pid" = $$ ] || [ "$pid" = "$BASHPID" ]; then continue; fi
+        if grep -qsF "$dir" "$f"; then kill -9 "$pid" 2>/dev/null || true; fi
+    done
+}
+# Lazily unmount every mount point under DIR, deepest first.
+umount_under() {
+    local m
+    awk -v d="$1/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
+        while read -r m; do umount -l "$m" || true; done
+}
+
 # cgroup mount points (v1 hierarchies and cgroup2), from mountinfo.
 # Prints "FSTYPE MOUNTPOINT SUPEROPTS" per cgroup mount (fields after the "-" separator).
 cgroup_mount_table() {
@@ -176,7 +196,7 @@ remove_cgroup_tree() {
         [ -d "$mp/$rel" ] && find "$mp/$rel" -name cgroup.procs -exec cat {} + 2>/dev/null
     done | sort -u)
     if [ -n "$pids" ]; then
-        echo "# killing processes left in cgroup $rel: $(echo $pids)" >&2
+        echo "# killing processes left in cgroup $rel: $(oneline "$pids")" >&2
         # a frozen cgroup (v1) must be thawed for SIGKILL to take effect
         for mp in $(cgroup_mounts); do
             [ -d "$mp/$rel" ] || continue

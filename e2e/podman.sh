@@ -1,4 +1,7 @@
 # shellcheck shell=bash
+# Case files: capture() assigns variables by name (SC2154), container-side commands are single-quoted
+# on purpose (SC2016), and cleanup traps expand ids when set (SC2064).
+# shellcheck disable=SC2154,SC2016,SC2064
 # e2e/podman.sh — podman 4.x + conmon driving RUNTIME (`podman --runtime /abs/RUNTIME`).
 # Private containers.conf / storage.conf: own graphroot, runroot, tmpdir and events log under
 # E2E_TMP, vfs storage, no network namespace setup by podman (netns none: never touches iptables),
@@ -57,19 +60,14 @@ CONF
 }
 
 podman_cleanup() {
-    local p=$E2E_TMP/podman pid m
     if [ -n "${CONTAINERS_CONF:-}" ]; then
         pm rm -a -f -t 0 || true
         pm rmi -a -f || true
     fi
     # last resort: processes whose command line names our temp dir (conmon), by pid
-    for pid in $(grep -lsF "$E2E_TMP" /proc/[0-9]*/cmdline | cut -d/ -f3); do
-        [ "$pid" != $$ ] && kill -9 "$pid" 2>/dev/null || true
-    done
+    kill_procs_naming "$E2E_TMP/podman"
     # mounts under our temp dir (shm of containers, ...), deepest first
-    for m in $(awk -v d="$E2E_TMP/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r); do
-        umount -l "$m" || true
-    done
+    umount_under "$E2E_TMP/podman"
     remove_cgroup_tree "$E2E_TAG-podman"
     remove_if_we_created "/run/$RUNTIME_NAME"
     remove_if_we_created /var/lib/containers cache/blob-info-cache-v1.boltdb
@@ -96,7 +94,7 @@ pc_run_d() {
     local pid id
     pid=$(ppid_of e2e-d)
     id=$(cid_of e2e-d)
-    [ "$pid" -gt 0 ] && kill -0 "$pid" || fail "init pid '$pid' is not alive"
+    if ! [ "$pid" -gt 0 ] || ! kill -0 "$pid"; then fail "init pid '$pid' is not alive"; fi
     expect_eq "host sees the container's process" "$(tr '\0' ' ' </proc/"$pid"/cmdline)" "sleep 600 "
     # the runtime under test (default root) knows the container and reports it running
     capture st t "$RUNTIME" state "$id"
@@ -112,7 +110,7 @@ pc_exec() {
     capture out pm exec e2e-d sh -c 'exit 5'
     expect_eq "exec exit code" "$out_rc" 5
     capture out pm exec --user 1000:1000 --workdir /tmp --env E2E_VAR=xyz e2e-d sh -c 'id -u; pwd; echo $E2E_VAR'
-    expect_eq "exec --user/--workdir/--env" "$(echo $out)" "1000 /tmp xyz"
+    expect_eq "exec --user/--workdir/--env" "$(oneline "$out")" "1000 /tmp xyz"
 }
 
 pc_exec_tty() {

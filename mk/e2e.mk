@@ -4,7 +4,7 @@
 #   make e2e-runc                     shorthand for the above
 # Options (environment): E2E_SUITES="podman containerd hullshim", E2E_FILTER=<regex on case ids>,
 # STEP_TIMEOUT=60, E2E_KEEP=1, KNOWN_FAILURES=<file>, HULL_SHIM=<path>. See docs/e2e.md.
-.PHONY: e2e e2e-runc
+.PHONY: e2e e2e-runc e2e-lint
 
 e2e: rootfs $(if $(filter $(HULL),$(RUNTIME)),release)
 	RUNTIME=$(RUNTIME) ROOTFS=$(ROOTFS) e2e/run.sh
@@ -14,3 +14,7 @@ e2e-runc: rootfs
 
 # Green for hull with e2e/known-failures-hull.txt (about 45 s here): part of `make test`.
 TEST_TARGETS += e2e
+
+# shellcheck the harness (not part of `make lint`: shellcheck is not a CI package)
+e2e-lint:
+	shellcheck -x -s bash e2e/*.sh
