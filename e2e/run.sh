@@ -17,6 +17,7 @@
 #   E2E_FILTER     bash regex on case ids (e.g. 'podman/(run|exec)')
 #   STEP_TIMEOUT   seconds any single engine command may take (default 60)
 #   E2E_KEEP=1     keep the temp dir (logs) after the run; everything started is still stopped
+#   E2E_TMPBASE    where the temp dir goes (default /tmp; in the cgroup v2 VM use /run: 9p has no fifos)
 #
 # Output: TAP-like lines "ok N - id: what" / "not ok N - id: what", then
 # "N passed, N failed, N skipped". Exit status 1 when anything failed (known failures excepted).
@@ -45,7 +46,7 @@ E2E_KNOWN_FILE=${KNOWN_FAILURES:-$E2E_DIR/known-failures-$RUNTIME_NAME.txt}
 load_known_failures "$E2E_KNOWN_FILE"
 
 # Everything this run creates lives under E2E_TMP; a unique tag names its cgroups and namespaces.
-E2E_TMP=$(mktemp -d /tmp/hull-e2e.XXXXXX)
+E2E_TMP=$(mktemp -d "${E2E_TMPBASE:-/tmp}/hull-e2e.XXXXXX")
 E2E_TAG=hull-e2e-$$
 mkdir -p "$E2E_TMP/logs" "$E2E_TMP/tmp"
 export E2E_TMP
