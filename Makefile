@@ -37,7 +37,7 @@ test: release rootfs
 	@set -e; for t in $(TEST_TARGETS); do echo "=== make $$t"; $(MAKE) --no-print-directory $$t; done
 
 test-cargo: release rootfs
-	$(CARGO) test --release --workspace
+	$(CARGO) test --workspace
 
 unit:
 	$(CARGO) test --workspace --lib

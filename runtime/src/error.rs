@@ -27,6 +27,10 @@ pub enum Error {
     /// The container's init process reported a failure during setup.
     #[error("container init failed at {step}: {msg}")]
     Child { step: String, msg: String },
+    #[error("linux.resources / cgroupsPath: {0}")]
+    Cgroup(#[from] hull_cgroups::CgroupError),
+    #[error("linux.seccomp: {0}")]
+    Seccomp(#[from] hull_seccomp::SeccompError),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -4,8 +4,9 @@ use hull::container::{self, create::CreateArgs, Store};
 use hull::error::{Error, Result};
 use hull::logging;
 
-fn create_args(c: CreateFlags) -> CreateArgs {
+fn create_args(c: CreateFlags, systemd_cgroup: bool) -> CreateArgs {
     CreateArgs {
+        systemd_cgroup,
         id: c.id,
         bundle: c.bundle,
         pid_file: c.pid_file,
@@ -26,7 +27,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
     let store = Store::new(&cli.root);
     match cli.cmd {
         Cmd::Create(c) => {
-            container::create::create(&store, &create_args(c))?;
+            container::create::create(&store, &create_args(c, cli.systemd_cgroup))?;
             Ok(0)
         }
         Cmd::Start { id } => container::start::start(&store, &id).map(|_| 0),
@@ -34,7 +35,12 @@ fn dispatch(cli: Cli) -> Result<i32> {
             create,
             detach,
             keep,
-        } => container::run::run(&store, &create_args(create), detach, keep),
+        } => container::run::run(
+            &store,
+            &create_args(create, cli.systemd_cgroup),
+            detach,
+            keep,
+        ),
         Cmd::State { id } => {
             let dir = store.open(&id)?;
             let st = dir.load_current()?;

@@ -16,19 +16,53 @@ pub struct CreateArgs {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: i32,
+    pub systemd_cgroup: bool,
 }
 
-/// Removes the state dir if the create does not complete.
+/// Removes the state dir and the cgroup if the create does not complete.
 struct Cleanup {
     dir: Option<ContainerDir>,
+    cgroup: Option<Box<dyn hull_cgroups::CgroupManager>>,
 }
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
+        if let Some(cg) = self.cgroup.take() {
+            let _ = cg.kill_all(libc::SIGKILL);
+            let _ = cg.destroy();
+        }
         if let Some(d) = self.dir.take() {
             let _ = d.remove();
         }
     }
+}
+
+/// The resources to apply: the config's, with device rules for `linux.devices` and runc's default
+/// allow-list appended (after the config's own rules, which usually start with "deny all").
+pub fn effective_resources(spec: &oci_spec::runtime::Spec) -> oci_spec::runtime::LinuxResources {
+    use oci_spec::runtime::LinuxDeviceCgroupBuilder;
+    let linux = spec.linux().clone().unwrap_or_default();
+    let mut res = linux.resources().clone().unwrap_or_default();
+    let mut rules = res.devices().clone().unwrap_or_default();
+    for d in linux.devices().iter().flatten() {
+        if let Ok(r) = LinuxDeviceCgroupBuilder::default()
+            .allow(true)
+            .typ(d.typ())
+            .major(d.major())
+            .minor(d.minor())
+            .access("rwm")
+            .build()
+        {
+            rules.push(r);
+        }
+    }
+    rules.extend(
+        hull_cgroups::default_device_rules()
+            .into_iter()
+            .filter(|r| r.allow()),
+    );
+    res.set_devices(Some(rules));
+    res
 }
 
 /// Create the container. Returns the state (status `created`) and the still-locked dir.
@@ -36,11 +70,15 @@ pub fn create(store: &Store, a: &CreateArgs) -> Result<(State, ContainerDir)> {
     super::state::validate_id(&a.id)?;
     let bundle = spec::load_bundle(&a.bundle)?;
     let dir = store.create(&a.id)?;
-    let mut cleanup = Cleanup { dir: Some(dir) };
-    let dir = cleanup.dir.as_ref().expect("set");
+    let mut cleanup = Cleanup {
+        dir: Some(dir),
+        cgroup: None,
+    };
 
-    let fifo = make_exec_fifo(&dir.path)?;
-    let copy = dir.path.join(CONFIG_COPY);
+    let dir_path = cleanup.dir.as_ref().expect("set").path.clone();
+    let lock_fd = cleanup.dir.as_ref().expect("set").lock_fd();
+    let fifo = make_exec_fifo(&dir_path)?;
+    let copy = dir_path.join(CONFIG_COPY);
     std::fs::write(&copy, &bundle.raw).map_err(|e| Error::io("write", &copy, e))?;
 
     let opts = CreateOpts {
@@ -51,7 +89,35 @@ pub fn create(store: &Store, a: &CreateArgs) -> Result<(State, ContainerDir)> {
         container_id: a.id.clone(),
     };
     let mut plan = spawn::plan(&bundle, &opts, fifo)?;
-    plan.close_in_child.push(dir.lock_fd());
+    plan.close_in_child.push(lock_fd);
+
+    let linux = bundle.spec.linux().clone().unwrap_or_default();
+    let cg_path = linux
+        .cgroups_path()
+        .as_ref()
+        .map(|p| p.to_string_lossy().to_string());
+    let in_userns =
+        spec::namespace_types(&bundle.spec).contains(&oci_spec::runtime::LinuxNamespaceType::User);
+    let res = effective_resources(&bundle.spec);
+    let mgr = hull_cgroups::prepare(Some(&res), cg_path.as_deref(), &a.id, a.systemd_cgroup)
+        .map_err(|e| {
+            // As runc: in a user namespace without a cgroup config, cgroup setup is best effort.
+            if in_userns && linux.resources().is_none() {
+                logging::warn(&format!("cgroups skipped: {e}"));
+                None
+            } else {
+                Some(e)
+            }
+        });
+    let mgr = match mgr {
+        Ok(m) => Some(m),
+        Err(None) => None,
+        Err(Some(e)) => return Err(e.into()),
+    };
+    let cgroup_fd = mgr.as_ref().and_then(|m| m.open_dir_fd());
+    plan.defer_cgroupns = cgroup_fd.is_none();
+    let cgroup_json = mgr.as_ref().map(|m| m.path().to_json());
+    cleanup.cgroup = mgr;
     let annotations = bundle.spec.annotations().clone().unwrap_or_default();
     let mut st = State {
         oci_version: OCI_VERSION.into(),
@@ -64,13 +130,17 @@ pub fn create(store: &Store, a: &CreateArgs) -> Result<(State, ContainerDir)> {
         owner: String::new(),
         annotations,
         start_time: 0,
-        cgroup_path: None,
-        systemd_cgroup: false,
+        cgroup_path: cgroup_json,
+        systemd_cgroup: a.systemd_cgroup,
     };
     let prestart = hooks::of(&bundle.spec, "prestart");
     let create_runtime = hooks::of(&bundle.spec, "createRuntime");
     let st_ref = std::cell::RefCell::new(&mut st);
+    let cg = cleanup.cgroup.as_deref();
     let mut on_pid = |pid: i32| -> Result<()> {
+        if let Some(cg) = cg {
+            cg.add_process(pid)?;
+        }
         let mut s = st_ref.borrow_mut();
         s.pid = pid;
         s.start_time = super::state::proc_stat(pid).map(|x| x.1).unwrap_or(0);
@@ -82,11 +152,32 @@ pub fn create(store: &Store, a: &CreateArgs) -> Result<(State, ContainerDir)> {
         hooks::run_all("createRuntime", &create_runtime, &json)?;
         Ok(json)
     };
-    let spawned = spawn::spawn(&plan, None, &mut on_pid, &mut on_hooks)?;
+    let listener = plan.seccomp.as_ref().and_then(|c| {
+        c.listener_path()
+            .map(|p| (p.to_path_buf(), c.listener_metadata().to_string()))
+    });
+    let mut on_seccomp = |pid: i32, fd: OwnedFd| -> Result<()> {
+        let Some((path, meta)) = &listener else {
+            return Err(Error::invalid(
+                "linux.seccomp: SCMP_ACT_NOTIFY needs listenerPath",
+            ));
+        };
+        let state = st_ref.borrow().spec_json();
+        hull_seccomp::send_to_listener(path, std::os::fd::AsFd::as_fd(&fd), pid, meta, &state)?;
+        Ok(())
+    };
+    let spawned = spawn::spawn(
+        &plan,
+        cgroup_fd.as_ref().map(|f| f.as_raw_fd()),
+        &mut on_pid,
+        &mut on_hooks,
+        &mut on_seccomp,
+    )?;
     drop(plan);
     st.pid = spawned.pid;
     st.status = Status::Created;
     let dir = cleanup.dir.take().expect("set");
+    let cgroup = cleanup.cgroup.take();
     if let Err(e) = dir.save(&st).and_then(|_| match &a.pid_file {
         Some(p) => write_pid_file(p, st.pid),
         None => Ok(()),
@@ -94,6 +185,10 @@ pub fn create(store: &Store, a: &CreateArgs) -> Result<(State, ContainerDir)> {
         // Undo: the init is waiting on the fifo; kill it and remove the state.
         // SAFETY: kill of the process we just created.
         unsafe { libc::kill(st.pid, libc::SIGKILL) };
+        if let Some(cg) = cgroup {
+            let _ = cg.kill_all(libc::SIGKILL);
+            let _ = cg.destroy();
+        }
         let _ = dir.remove();
         return Err(e);
     }
@@ -106,6 +201,11 @@ fn make_exec_fifo(dir: &Path) -> Result<OwnedFd> {
     // SAFETY: mkfifo with a valid path.
     if unsafe { libc::mkfifo(c.as_ptr(), 0o622) } != 0 {
         return Err(Error::io("mkfifo", &p, std::io::Error::last_os_error()));
+    }
+    // Not reduced by the umask: the init may write it as a non-root user.
+    // SAFETY: chmod with a valid path.
+    if unsafe { libc::chmod(c.as_ptr(), 0o622) } != 0 {
+        return Err(Error::io("chmod", &p, std::io::Error::last_os_error()));
     }
     sys::open_path(&c, libc::O_PATH).map_err(|e| Error::sys(format!("open {}", p.display()), e))
 }
@@ -127,9 +227,4 @@ pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     ));
     std::fs::write(&tmp, pid.to_string()).map_err(|e| Error::io("write pid file", &tmp, e))?;
     std::fs::rename(&tmp, &abs).map_err(|e| Error::io("rename pid file", &abs, e))
-}
-
-#[allow(dead_code)]
-fn raw(fd: &OwnedFd) -> i32 {
-    fd.as_raw_fd()
 }

@@ -26,6 +26,9 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
 }
 
 fn kill_and_wait(st: &State) -> Result<()> {
+    if let Some(cg) = super::cgroup_of(st) {
+        let _ = cg.kill_all(libc::SIGKILL);
+    }
     for pid in super::kill::container_pids(st) {
         // SAFETY: SIGKILL to the container's processes.
         unsafe { libc::kill(pid, libc::SIGKILL) };
@@ -45,6 +48,11 @@ fn kill_and_wait(st: &State) -> Result<()> {
 /// Remove everything the container owns, then run poststop hooks (failures only warn).
 pub fn destroy(dir: ContainerDir, mut st: State) -> Result<()> {
     let spec = super::saved_spec(&dir);
+    if let Some(cg) = super::cgroup_of(&st) {
+        // Processes left in the cgroup (a stopped init's orphans) go first, then the cgroup.
+        let _ = cg.kill_all(libc::SIGKILL);
+        cg.destroy()?;
+    }
     dir.remove()?;
     st.status = Status::Stopped;
     if let Some(spec) = spec {

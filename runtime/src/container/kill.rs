@@ -68,6 +68,10 @@ pub fn kill(store: &Store, id: &str, sig: i32, all: bool) -> Result<()> {
         return Err(Error::State(format!("container {id} is not running")));
     }
     if all {
+        if let Some(cg) = super::cgroup_of(&st) {
+            cg.kill_all(sig)?;
+            return Ok(());
+        }
         for pid in container_pids(&st) {
             // SAFETY: kill with a pid from the container's pid namespace and a signal number.
             unsafe { libc::kill(pid, sig) };
@@ -85,8 +89,14 @@ pub fn kill(store: &Store, id: &str, sig: i32, all: bool) -> Result<()> {
     }
 }
 
-/// Every process of the container: those in its pid namespace (when it has its own), else the init.
+/// Every process of the container: those in its cgroup; without one, those in its pid namespace
+/// (when it has its own), else the init.
 pub fn container_pids(st: &super::State) -> Vec<i32> {
+    if let Some(cg) = super::cgroup_of(st) {
+        if let Ok(p) = cg.pids() {
+            return p;
+        }
+    }
     let ns = |pid: i32| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
     let Some(init_ns) = ns(st.pid) else {
         return vec![];

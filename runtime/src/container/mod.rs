@@ -84,3 +84,10 @@ pub fn saved_spec(dir: &ContainerDir) -> Option<oci_spec::runtime::Spec> {
 pub fn wrong_state(id: &str, verb: &str, st: Status) -> Error {
     Error::State(format!("cannot {verb} container {id}: container is {st}"))
 }
+
+/// The container's cgroup manager, re-opened from the path saved in its state.
+pub fn cgroup_of(st: &State) -> Option<Box<dyn hull_cgroups::CgroupManager>> {
+    let p = st.cgroup_path.as_deref()?;
+    let path = hull_cgroups::CgroupPath::from_json(p).ok()?;
+    hull_cgroups::manager(&path).ok()
+}

@@ -326,7 +326,7 @@ mod tests {
     #[test]
     fn proc_stat_reads_own_process() {
         let (st, start) = proc_stat(std::process::id() as i32).expect("own stat");
-        assert_eq!(st, 'R');
+        assert!(st != 'Z' && st != 'X', "{st}");
         assert!(start > 0);
         assert!(process_alive(std::process::id() as i32, start));
         assert!(!process_alive(std::process::id() as i32, start + 1));

@@ -19,12 +19,17 @@ pub fn main(plan: &Plan, sock: OwnedFd, fast: bool) -> ! {
         Error::Child { step, msg } => (step, msg),
         other => (current_step(), other.to_string()),
     };
+    if READY.with(|r| r.get()) {
+        // The parent may be gone (`hull create` exits at Ready): say it on stderr.
+        eprintln!("hull: container init failed at {step}: {msg}");
+    }
     let _ = proto::send(sock.as_fd(), &Msg::Error { step, msg });
     // SAFETY: _exit never returns and skips atexit handlers of the parent's image.
     unsafe { libc::_exit(1) }
 }
 
 thread_local! {
+    static READY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     static STEP: std::cell::Cell<&'static str> = const { std::cell::Cell::new("init") };
 }
 
@@ -60,18 +65,27 @@ fn run(plan: &Plan, sock: BorrowedFd, fast: bool) -> Result<Infallible> {
     }
     // SAFETY: umask has no failure mode; device modes are then set exactly.
     unsafe { libc::umask(0) };
+    // Non-dumpable until execve: no process of the container (a joined pid namespace may hold
+    // some) can open /proc/<init>/exe — the hull binary — or our fds (CVE-2019-5736's path).
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
     // Die with the parent while it is still setting us up (cleared before exec).
     // SAFETY: prctl with integer arguments.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
 
     step("namespaces");
     if fast {
+        expect(sock, "SetupDone")?;
         if plan.new_user {
-            expect(sock, "MapsDone")?;
             become_userns_root(plan)?;
         }
     } else {
         slow_path_namespaces(plan, sock)?;
+    }
+    if plan.defer_cgroupns && plan.new_ns_flags & libc::CLONE_NEWCGROUP as u64 != 0 {
+        // Now that the parent put us in our cgroup, it becomes the root of our cgroup namespace.
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+            .map_err(|e| Error::sys("unshare cgroup namespace", e))?;
     }
 
     if let Some(name) = &plan.new_keyring {
@@ -169,6 +183,18 @@ fn run(plan: &Plan, sock: BorrowedFd, fast: bool) -> Result<Infallible> {
     step("exec lookup");
     let exe = process::find_executable(&plan.args[0].to_string_lossy(), &plan.env_strings)?;
 
+    if let Some(sc) = &plan.seccomp {
+        if sc.uses_notify() || !plan.nnp {
+            // Without no_new_privs the filter must go in while we still hold CAP_SYS_ADMIN; a
+            // notify filter must go in before Ready so its fd reaches the listener now.
+            step("seccomp");
+            if let Some(fd) = sc.install()? {
+                proto::send_fd(sock, &Msg::SeccompFd.encode(), fd.as_fd())
+                    .map_err(|e| Error::sys("send seccomp notify fd", e))?;
+            }
+        }
+    }
+
     step("user");
     if let Some(c) = &plan.caps {
         process::apply_bounding(c)?;
@@ -177,6 +203,8 @@ fn run(plan: &Plan, sock: BorrowedFd, fast: bool) -> Result<Infallible> {
         .map(|s| s.trim() != "deny")
         .unwrap_or(true);
     process::switch_user(plan.uid, plan.gid, &plan.groups, setgroups_ok)?;
+    // The credential change left us non-dumpable: until exec, no process in the container can
+    // open /proc/<init>/exe or /proc/<init>/fd (the host binary and our fds). Keep it that way.
     step("capabilities");
     if let Some(c) = &plan.caps {
         process::apply_caps(c)?;
@@ -200,6 +228,7 @@ fn run(plan: &Plan, sock: BorrowedFd, fast: bool) -> Result<Infallible> {
     // SAFETY: prctl with integer arguments.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0) };
     send(sock, &Msg::Ready)?;
+    READY.with(|r| r.set(true));
     wait_for_start(plan)?;
 
     if !plan.start_hooks.is_empty() {
@@ -221,6 +250,13 @@ fn run(plan: &Plan, sock: BorrowedFd, fast: bool) -> Result<Infallible> {
     reset_signals();
     // SAFETY: umask has no failure mode.
     unsafe { libc::umask(plan.umask as libc::mode_t) };
+    if let Some(sc) = &plan.seccomp {
+        if plan.nnp && !sc.uses_notify() {
+            // As close to execve as possible: the fewer syscalls after it, the fewer a profile must allow.
+            step("seccomp");
+            sc.install()?;
+        }
+    }
     let e = nix::unistd::execve(&exe, &plan.args, &plan.env).unwrap_err();
     Err(Error::sys(
         format!("exec {}", plan.args[0].to_string_lossy()),
@@ -283,7 +319,8 @@ fn slow_path_namespaces(plan: &Plan, sock: BorrowedFd) -> Result<()> {
         expect(sock, "MapsDone")?;
         become_userns_root(plan)?;
     }
-    let rest = plan.new_ns_flags & !(libc::CLONE_NEWUSER as u64);
+    // The cgroup namespace waits until the parent has put the init in its cgroup.
+    let rest = plan.new_ns_flags & !(libc::CLONE_NEWUSER as u64 | libc::CLONE_NEWCGROUP as u64);
     if rest != 0 {
         nix::sched::unshare(nix::sched::CloneFlags::from_bits_retain(
             rest as libc::c_int,
@@ -301,7 +338,8 @@ fn slow_path_namespaces(plan: &Plan, sock: BorrowedFd) -> Result<()> {
             .any(|j| j.flag == libc::CLONE_NEWPID || j.flag == 0x80);
     if !pid_changes {
         send(sock, &Msg::Pid(std::process::id() as i32))?;
-        return Ok(());
+        expect(sock, "SetupDone")?;
+        return unshare_cgroupns(plan);
     }
     // SAFETY: single-threaded process; the child continues running Rust code like after fork.
     let pid = unsafe { libc::fork() };
@@ -309,11 +347,20 @@ fn slow_path_namespaces(plan: &Plan, sock: BorrowedFd) -> Result<()> {
         return Err(Error::sys("fork container init", Errno::last()));
     }
     if pid == 0 {
-        return Ok(());
+        expect(sock, "SetupDone")?;
+        return unshare_cgroupns(plan);
     }
     let _ = proto::send(sock, &Msg::Pid(pid));
     // SAFETY: the intermediate's job is done.
     unsafe { libc::_exit(0) }
+}
+
+fn unshare_cgroupns(plan: &Plan) -> Result<()> {
+    if plan.new_ns_flags & libc::CLONE_NEWCGROUP as u64 != 0 && !plan.defer_cgroupns {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+            .map_err(|e| Error::sys("unshare cgroup namespace", e))?;
+    }
+    Ok(())
 }
 
 fn prepare_rootfs(plan: &Plan) -> Result<()> {

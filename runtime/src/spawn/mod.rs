@@ -76,6 +76,10 @@ pub struct Plan {
     pub personality: Option<libc::c_ulong>,
     /// Fds of the parent the child must close first (the state-dir lock).
     pub close_in_child: Vec<RawFd>,
+    /// The compiled seccomp program (compiled here, in the parent; the child only installs it).
+    pub seccomp: Option<hull_seccomp::Compiled>,
+    /// A new cgroup namespace must wait until the init joined its cgroup (no CLONE_INTO_CGROUP).
+    pub defer_cgroupns: bool,
 }
 
 fn ns_flag(t: LinuxNamespaceType) -> libc::c_int {
@@ -259,6 +263,16 @@ pub fn plan(b: &Bundle, opts: &CreateOpts, exec_fifo: OwnedFd) -> Result<Plan> {
         oci_spec::runtime::LinuxPersonalityDomain::PerLinux32 => 0x0008,
     });
     let no_new_keyring = opts.no_new_keyring;
+    let seccomp = match linux.seccomp() {
+        None => None,
+        Some(sc) => {
+            let c = hull_seccomp::compile(sc)?;
+            for w in c.warnings() {
+                crate::logging::warn(&format!("linux.seccomp: {w}"));
+            }
+            Some(c)
+        }
+    };
     Ok(Plan {
         rootfs: b.rootfs.clone(),
         new_ns_flags,
@@ -310,6 +324,8 @@ pub fn plan(b: &Bundle, opts: &CreateOpts, exec_fifo: OwnedFd) -> Result<Plan> {
         },
         personality,
         close_in_child: Vec::new(),
+        seccomp,
+        defer_cgroupns: false,
     })
 }
 
@@ -395,6 +411,9 @@ impl Drop for ChildGuard {
 /// Hooks the parent runs while the child waits (prestart + createRuntime), with the state JSON.
 pub type RuntimeHooks<'a> = &'a mut dyn FnMut(i32) -> Result<Vec<u8>>;
 
+/// What the parent does when the init hands over its seccomp notify fd.
+pub type SeccompListener<'a> = &'a mut dyn FnMut(i32, OwnedFd) -> Result<()>;
+
 /// Spawn the container init. `on_runtime_hooks(pid)` runs prestart/createRuntime hooks and
 /// returns the state JSON the container hooks get.
 pub fn spawn(
@@ -402,10 +421,14 @@ pub fn spawn(
     cgroup_fd: Option<RawFd>,
     on_pid: &mut dyn FnMut(i32) -> Result<()>,
     on_runtime_hooks: RuntimeHooks,
+    on_seccomp: SeccompListener,
 ) -> Result<Spawned> {
     let (parent_sock, child_sock) = socketpair()?;
     let fast = plan.joins.is_empty() && plan.time_offsets.is_none();
-    let flags = if fast { plan.new_ns_flags } else { 0 };
+    let mut flags = if fast { plan.new_ns_flags } else { 0 };
+    if plan.defer_cgroupns {
+        flags &= !(libc::CLONE_NEWCGROUP as u64);
+    }
     let pid = match clone3(flags, cgroup_fd) {
         Ok(p) => p,
         Err(Errno::EBUSY) | Err(Errno::EOPNOTSUPP) if cgroup_fd.is_some() => {
@@ -427,14 +450,21 @@ pub fn spawn(
     if fast {
         if plan.new_user {
             write_maps(pid, plan)?;
-            proto::send(sock, &Msg::MapsDone).map_err(|e| Error::sys("send MapsDone", e))?;
         }
         on_pid(pid)?;
+        proto::send(sock, &Msg::SetupDone).map_err(|e| Error::sys("send SetupDone", e))?;
     }
     let mut sent_pid = fast;
     loop {
-        let m = proto::recv(sock).map_err(|e| Error::sys("recv from container init", e))?;
+        let (m, fd) =
+            proto::recv_fd(sock).map_err(|e| Error::sys("recv from container init", e))?;
         match m {
+            Some(Msg::SeccompFd) if sent_pid => {
+                let fd = fd.ok_or_else(|| {
+                    Error::invalid("protocol error: SeccompFd without a file descriptor")
+                })?;
+                on_seccomp(init_pid, fd)?;
+            }
             None => {
                 let status = reap_status(pid);
                 return Err(Error::Child {
@@ -458,6 +488,7 @@ pub fn spawn(
                 init_pid = p;
                 sent_pid = true;
                 on_pid(p)?;
+                proto::send(sock, &Msg::SetupDone).map_err(|e| Error::sys("send SetupDone", e))?;
             }
             Some(Msg::CreateRuntime) if plan.runtime_hooks && sent_pid => {
                 let state = on_runtime_hooks(init_pid)?;

@@ -27,6 +27,10 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Msg {
+    /// Parent → init: ids mapped, cgroup joined; go on.
+    SetupDone,
+    /// Init → parent: the seccomp notify fd follows as SCM_RIGHTS (NOTIFY + listenerPath).
+    SeccompFd,
     MapsDone,
     /// Slow path: the child unshared its user namespace and asks for its maps.
     MapRequest,
@@ -45,6 +49,8 @@ pub enum Msg {
 impl Msg {
     pub fn name(&self) -> &'static str {
         match self {
+            Msg::SetupDone => "SetupDone",
+            Msg::SeccompFd => "SeccompFd",
             Msg::MapsDone => "MapsDone",
             Msg::MapRequest => "MapRequest",
             Msg::CreateRuntime => "CreateRuntime",
@@ -57,6 +63,8 @@ impl Msg {
 
     pub fn encode(&self) -> Vec<u8> {
         match self {
+            Msg::SetupDone => vec![8],
+            Msg::SeccompFd => vec![9],
             Msg::MapsDone => vec![1],
             Msg::MapRequest => vec![2],
             Msg::CreateRuntime => vec![3],
@@ -84,6 +92,8 @@ impl Msg {
     pub fn decode(b: &[u8]) -> Option<Msg> {
         let (&tag, rest) = b.split_first()?;
         Some(match tag {
+            8 if rest.is_empty() => Msg::SetupDone,
+            9 if rest.is_empty() => Msg::SeccompFd,
             1 if rest.is_empty() => Msg::MapsDone,
             2 if rest.is_empty() => Msg::MapRequest,
             3 if rest.is_empty() => Msg::CreateRuntime,
@@ -153,6 +163,39 @@ pub fn recv(sock: BorrowedFd) -> nix::Result<Option<Msg>> {
     }
 }
 
+/// Receive one message that carries an fd (SCM_RIGHTS).
+pub fn recv_fd(sock: BorrowedFd) -> nix::Result<(Option<Msg>, Option<std::os::fd::OwnedFd>)> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::os::fd::FromRawFd;
+    let mut buf = vec![0u8; MAX_MSG];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = recvmsg::<()>(
+        sock.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )?;
+    let mut fd = None;
+    for c in msg.cmsgs()? {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            for f in fds {
+                // SAFETY: the kernel installed this fd for us.
+                fd = Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(f) });
+            }
+        }
+    }
+    let n = msg.bytes;
+    if n == 0 {
+        return Ok((None, fd));
+    }
+    let m = Msg::decode(&buf[..n]).unwrap_or(Msg::Error {
+        step: "protocol".into(),
+        msg: "undecodable message".into(),
+    });
+    Ok((Some(m), fd))
+}
+
 /// Send `fd` with SCM_RIGHTS over a unix socket, with `data` as the message body (the
 /// console-socket protocol of runc: the body is the pty's name).
 pub fn send_fd(sock: BorrowedFd, data: &[u8], fd: BorrowedFd) -> nix::Result<()> {
@@ -170,6 +213,8 @@ mod tests {
     #[test]
     fn roundtrip() {
         for m in [
+            Msg::SetupDone,
+            Msg::SeccompFd,
             Msg::MapsDone,
             Msg::MapRequest,
             Msg::CreateRuntime,

@@ -1,0 +1,207 @@
+//! Small cgroupfs helpers: every error keeps the path.
+use crate::CgroupError;
+use std::collections::BTreeMap;
+use std::io::{ErrorKind, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Write `value` to a cgroup file in a single write(2), as the kernel expects.
+pub fn write(path: &Path, value: &str) -> Result<(), CgroupError> {
+    let r = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(value.as_bytes()));
+    r.map_err(|source| CgroupError::Write {
+        path: path.to_path_buf(),
+        value: value.to_string(),
+        source,
+    })
+}
+
+pub fn read(path: &Path) -> Result<String, CgroupError> {
+    std::fs::read_to_string(path).map_err(|e| CgroupError::io(path, e))
+}
+
+/// Ok(None) when the file does not exist.
+pub fn read_opt(path: &Path) -> Result<Option<String>, CgroupError> {
+    match std::fs::read_to_string(path) {
+        Ok(s) => Ok(Some(s)),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(CgroupError::io(path, e)),
+    }
+}
+
+fn parse_err(path: &Path, what: &str) -> CgroupError {
+    CgroupError::Parse {
+        path: path.to_path_buf(),
+        reason: format!("unexpected content {what:?}"),
+    }
+}
+
+/// A single number; "max" reads as u64::MAX.
+pub fn parse_u64(path: &Path, s: &str) -> Result<u64, CgroupError> {
+    let t = s.trim();
+    if t == "max" {
+        return Ok(u64::MAX);
+    }
+    t.parse().map_err(|_| parse_err(path, t))
+}
+
+pub fn read_u64(path: &Path) -> Result<u64, CgroupError> {
+    parse_u64(path, &read(path)?)
+}
+
+/// 0 when the file is absent (a statistic the kernel does not provide).
+pub fn read_u64_or0(path: &Path) -> Result<u64, CgroupError> {
+    match read_opt(path)? {
+        Some(s) => parse_u64(path, &s),
+        None => Ok(0),
+    }
+}
+
+/// "key value" lines (memory.stat, cpu.stat, memory.events, memory.oom_control).
+pub fn parse_flat_keyed(text: &str) -> BTreeMap<String, u64> {
+    text.lines()
+        .filter_map(|l| {
+            let mut it = l.split_whitespace();
+            let k = it.next()?;
+            let v = it.next()?.parse().ok()?;
+            Some((k.to_string(), v))
+        })
+        .collect()
+}
+
+pub fn read_flat_keyed(path: &Path) -> Result<BTreeMap<String, u64>, CgroupError> {
+    Ok(read_opt(path)?
+        .map(|t| parse_flat_keyed(&t))
+        .unwrap_or_default())
+}
+
+pub fn mkdir_p(dir: &Path) -> Result<(), CgroupError> {
+    std::fs::create_dir_all(dir).map_err(|e| CgroupError::io(dir, e))
+}
+
+/// Sub-cgroups of `dir` (directories), not recursive.
+pub fn children(dir: &Path) -> Result<Vec<PathBuf>, CgroupError> {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(CgroupError::io(dir, e)),
+    };
+    let mut out = Vec::new();
+    for ent in rd {
+        let ent = ent.map_err(|e| CgroupError::io(dir, e))?;
+        if ent.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            out.push(ent.path());
+        }
+    }
+    Ok(out)
+}
+
+/// Every pid in `dir` and its descendants (cgroup.procs).
+pub fn pids_recursive(dir: &Path, out: &mut Vec<i32>) -> Result<(), CgroupError> {
+    let procs = dir.join("cgroup.procs");
+    let Some(text) = read_opt(&procs)? else {
+        return Ok(());
+    };
+    for l in text.lines() {
+        let pid: i32 = l.trim().parse().map_err(|_| parse_err(&procs, l))?;
+        if !out.contains(&pid) {
+            out.push(pid);
+        }
+    }
+    for c in children(dir)? {
+        pids_recursive(&c, out)?;
+    }
+    Ok(())
+}
+
+/// rmdir `dir` and its sub-cgroups bottom-up. cgroupfs answers EBUSY both for a directory with
+/// sub-cgroups (those are then removed first) and for one whose last process is still exiting
+/// (retried with back-off until `deadline`). A directory already gone is fine.
+pub fn remove_tree(dir: &Path, deadline: Instant) -> Result<(), CgroupError> {
+    let mut delay = Duration::from_millis(1);
+    loop {
+        match std::fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY) | Some(libc::ENOTEMPTY)) => {
+                let kids = children(dir)?;
+                if !kids.is_empty() {
+                    for c in kids {
+                        remove_tree(&c, deadline)?;
+                    }
+                    continue;
+                }
+                if Instant::now() >= deadline {
+                    return Err(CgroupError::io(dir, e));
+                }
+                std::thread::sleep(delay);
+                delay = (delay * 2).min(Duration::from_millis(50));
+            }
+            Err(e) => return Err(CgroupError::io(dir, e)),
+        }
+    }
+}
+
+/// After `dir` is gone: rmdir its empty ancestors named "*.slice" (made by hull for a systemd-form
+/// path), stopping below `top` (the hierarchy's mount point) or at the first one still in use.
+pub fn remove_empty_slices(dir: &Path, top: Option<&Path>) {
+    let mut cur = dir.parent();
+    while let Some(p) = cur {
+        if Some(p) == top
+            || !p
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().ends_with(".slice"))
+        {
+            break;
+        }
+        if std::fs::remove_dir(p).is_err() {
+            break;
+        }
+        cur = p.parent();
+    }
+}
+
+/// Poll `cond` until true or `timeout` passes.
+pub fn wait_for(
+    path: &Path,
+    what: &'static str,
+    timeout: Duration,
+    mut cond: impl FnMut() -> Result<bool, CgroupError>,
+) -> Result<(), CgroupError> {
+    let start = Instant::now();
+    let mut delay = Duration::from_micros(200);
+    loop {
+        if cond()? {
+            return Ok(());
+        }
+        if start.elapsed() >= timeout {
+            return Err(CgroupError::Timeout {
+                path: path.to_path_buf(),
+                what,
+                waited_ms: start.elapsed().as_millis() as u64,
+            });
+        }
+        std::thread::sleep(delay);
+        delay = (delay * 2).min(Duration::from_millis(20));
+    }
+}
+
+pub fn signal_pids(dir: &Path, pids: &[i32], signal: i32) -> Result<(), CgroupError> {
+    for &pid in pids {
+        // SAFETY: kill(2) takes plain integers and touches no memory of ours.
+        let r = unsafe { libc::kill(pid, signal) };
+        if r != 0 {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::ESRCH) {
+                return Err(CgroupError::Signal {
+                    pid,
+                    path: dir.to_path_buf(),
+                    source: e,
+                });
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,254 @@
+//! Which cgroup hierarchies are mounted where, and which cgroup a process is in.
+use crate::{CgroupError, Layout};
+use std::path::{Path, PathBuf};
+
+/// One cgroup (v1) or cgroup2 mount from /proc/self/mountinfo.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CgroupMount {
+    pub mount_point: PathBuf,
+    /// The cgroup path (inside the hierarchy) that is mounted there (mountinfo field 4, "root").
+    pub root: String,
+    /// v1: controller names and named hierarchies ("name=systemd"); empty for cgroup2.
+    pub controllers: Vec<String>,
+    pub v2: bool,
+}
+
+/// Super-block options of a v1 cgroup mount that are not controllers.
+const V1_NON_CONTROLLER_OPTS: &[&str] = &[
+    "rw",
+    "ro",
+    "xattr",
+    "clone_children",
+    "noprefix",
+    "cpuset_v2_mode",
+    "favordynmods",
+    "nofavordynmods",
+    "all",
+    "none",
+];
+
+/// mountinfo escapes space, tab, newline and backslash as \ooo.
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 4 <= b.len() {
+            let oct = &b[i + 1..i + 4];
+            if oct.iter().all(|c| (b'0'..=b'7').contains(c)) {
+                if let Ok(v) = u8::from_str_radix(std::str::from_utf8(oct).unwrap_or("x"), 8) {
+                    out.push(v);
+                    i += 4;
+                    continue;
+                }
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Parse the cgroup and cgroup2 mounts out of mountinfo text.
+pub fn parse_mountinfo(text: &str) -> Result<Vec<CgroupMount>, CgroupError> {
+    let mut mounts = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let bad = |reason: &str| CgroupError::Parse {
+            path: PathBuf::from("/proc/self/mountinfo"),
+            reason: format!("line {}: {reason}: {line:?}", n + 1),
+        };
+        let (pre, post) = line
+            .split_once(" - ")
+            .ok_or_else(|| bad("no ' - ' separator"))?;
+        let pre: Vec<&str> = pre.split(' ').collect();
+        let post: Vec<&str> = post.split(' ').collect();
+        if pre.len() < 6 || post.len() < 3 {
+            return Err(bad("too few fields"));
+        }
+        let fstype = post[0];
+        let v2 = match fstype {
+            "cgroup2" => true,
+            "cgroup" => false,
+            _ => continue,
+        };
+        let controllers = if v2 {
+            Vec::new()
+        } else {
+            post[2]
+                .split(',')
+                .filter(|o| {
+                    !V1_NON_CONTROLLER_OPTS.contains(o)
+                        && !o.starts_with("release_agent=")
+                        && !o.is_empty()
+                })
+                .map(str::to_string)
+                .collect()
+        };
+        mounts.push(CgroupMount {
+            mount_point: PathBuf::from(unescape(pre[4])),
+            root: unescape(pre[3]),
+            controllers,
+            v2,
+        });
+    }
+    Ok(mounts)
+}
+
+/// Decide the layout from the mounts: v1 controller mounts + cgroup2 → hybrid, only cgroup2 →
+/// unified, only v1 → legacy. Named v1 hierarchies (name=systemd) alone do not make a host v1.
+pub fn layout_from_mounts(
+    mounts: &[CgroupMount],
+    filesystems: Option<&str>,
+) -> Result<Layout, CgroupError> {
+    let has_v2 = mounts.iter().any(|m| m.v2);
+    let has_v1_ctrl = mounts
+        .iter()
+        .any(|m| !m.v2 && m.controllers.iter().any(|c| !c.starts_with("name=")));
+    match (has_v1_ctrl, has_v2) {
+        (true, true) => Ok(Layout::Hybrid),
+        (true, false) => Ok(Layout::Legacy),
+        (false, true) => Ok(Layout::Unified),
+        (false, false) => {
+            let hint = match filesystems {
+                Some(fs) if fs.lines().any(|l| l.split_whitespace().last() == Some("cgroup2")) => {
+                    "; the kernel supports cgroup2: mount it with `mount -t cgroup2 none /sys/fs/cgroup`"
+                }
+                Some(_) => "; /proc/filesystems lists no cgroup2 either",
+                None => "",
+            };
+            Err(CgroupError::NoCgroupMount(hint.to_string()))
+        }
+    }
+}
+
+/// [`layout_from_mounts`], reading /proc/filesystems only to explain a failure.
+pub fn layout_with_hint(mounts: &[CgroupMount]) -> Result<Layout, CgroupError> {
+    layout_from_mounts(mounts, None).or_else(|_| {
+        let fs = std::fs::read_to_string("/proc/filesystems").ok();
+        layout_from_mounts(mounts, fs.as_deref())
+    })
+}
+
+/// The cgroup2 mount to use: /sys/fs/cgroup if it is one, else /sys/fs/cgroup/unified, else the first.
+pub fn v2_mount(mounts: &[CgroupMount]) -> Option<&CgroupMount> {
+    let v2: Vec<&CgroupMount> = mounts.iter().filter(|m| m.v2).collect();
+    v2.iter()
+        .find(|m| m.mount_point == Path::new("/sys/fs/cgroup"))
+        .or_else(|| {
+            v2.iter()
+                .find(|m| m.mount_point == Path::new("/sys/fs/cgroup/unified"))
+        })
+        .or_else(|| v2.first())
+        .copied()
+}
+
+/// The v1 mount carrying `controller` (first one found, as the kernel allows one hierarchy per controller).
+pub fn v1_mount<'a>(mounts: &'a [CgroupMount], controller: &str) -> Option<&'a CgroupMount> {
+    mounts
+        .iter()
+        .find(|m| !m.v2 && m.controllers.iter().any(|c| c == controller))
+}
+
+/// One line of /proc/<pid>/cgroup.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcCgroup {
+    pub hierarchy: u32,
+    /// Empty for the cgroup2 line ("0::/path").
+    pub controllers: Vec<String>,
+    pub path: String,
+}
+
+pub fn parse_proc_cgroup(text: &str) -> Result<Vec<ProcCgroup>, CgroupError> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let mut it = l.splitn(3, ':');
+            let (h, c, p) = (it.next(), it.next(), it.next());
+            match (h.and_then(|h| h.parse().ok()), c, p) {
+                (Some(hierarchy), Some(c), Some(p)) => Ok(ProcCgroup {
+                    hierarchy,
+                    controllers: c
+                        .split(',')
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect(),
+                    path: p.to_string(),
+                }),
+                _ => Err(CgroupError::Parse {
+                    path: PathBuf::from("/proc/self/cgroup"),
+                    reason: format!("bad line {l:?}"),
+                }),
+            }
+        })
+        .collect()
+}
+
+/// Host facts needed to resolve paths and validate: mounts and the caller's own cgroups.
+#[derive(Clone, Debug)]
+pub struct HostCgroups {
+    pub layout: Layout,
+    pub mounts: Vec<CgroupMount>,
+    pub own: Vec<ProcCgroup>,
+}
+
+impl HostCgroups {
+    pub fn read() -> Result<Self, CgroupError> {
+        let text = std::fs::read_to_string("/proc/self/mountinfo")
+            .map_err(|e| CgroupError::io("/proc/self/mountinfo", e))?;
+        let mounts = parse_mountinfo(&text)?;
+        let layout = layout_with_hint(&mounts)?;
+        let own = std::fs::read_to_string("/proc/self/cgroup")
+            .map_err(|e| CgroupError::io("/proc/self/cgroup", e))?;
+        Ok(HostCgroups {
+            layout,
+            mounts,
+            own: parse_proc_cgroup(&own)?,
+        })
+    }
+
+    /// The caller's cgroup in the hierarchy of `controller` ("" = the cgroup2 hierarchy).
+    pub fn own_path(&self, controller: &str) -> Option<&str> {
+        self.own
+            .iter()
+            .find(|p| {
+                if controller.is_empty() {
+                    p.hierarchy == 0 && p.controllers.is_empty()
+                } else {
+                    p.controllers.iter().any(|c| c == controller)
+                }
+            })
+            .map(|p| p.path.as_str())
+    }
+
+    /// v1 controllers (and named hierarchies) mounted, in mount order, without duplicates.
+    pub fn v1_controllers(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for m in self.mounts.iter().filter(|m| !m.v2) {
+            for c in &m.controllers {
+                if !out.contains(c) {
+                    out.push(c.clone());
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Directory of cgroup `inner` (absolute inside the hierarchy) under mount `m`, honouring the
+/// mount's root (inside a cgroup namespace or a bind mount the root is not "/").
+pub fn dir_in_mount(m: &CgroupMount, inner: &str) -> PathBuf {
+    let root = m.root.trim_end_matches('/');
+    let rel = inner
+        .strip_prefix(root)
+        .filter(|r| r.is_empty() || r.starts_with('/'))
+        .unwrap_or(inner);
+    let rel = rel.trim_start_matches('/');
+    if rel.is_empty() {
+        m.mount_point.clone()
+    } else {
+        m.mount_point.join(rel)
+    }
+}
