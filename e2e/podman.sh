@@ -39,6 +39,9 @@ log_driver = "k8s-file"
 default_ulimits = ["nofile=$nofile:$nofile", "nproc=$nproc:$nproc"]
 
 [engine]
+# conmon gets a fixed environment, not ours: without TMPDIR here a failed `exec -t` leaves its
+# console socket (conmon-term.XXXXXX) in /tmp
+conmon_env_vars = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TMPDIR=$TMPDIR"]
 cgroup_manager = "cgroupfs"
 events_logger = "file"
 events_logfile_path = "$p/events.log"
