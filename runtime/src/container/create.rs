@@ -56,34 +56,17 @@ impl Drop for Cleanup {
     }
 }
 
-/// The resources to apply: the config's, with device rules for `linux.devices` and runc's default
-/// allow-list appended (after the config's own rules, which usually start with "deny all").
+/// The resources to apply: the config's, with the device rules runc ends up with — deny
+/// everything first, then the config's rules in order, then the default allow-list (null, zero,
+/// full, random, urandom, tty, ptmx/pts, mknod). `linux.devices` entries are not allowed
+/// implicitly: a config must allow them in `resources.devices` (runc's behaviour).
 pub fn effective_resources(spec: &oci_spec::runtime::Spec) -> oci_spec::runtime::LinuxResources {
-    use oci_spec::runtime::LinuxDeviceCgroupBuilder;
     let linux = spec.linux().clone().unwrap_or_default();
     let mut res = linux.resources().clone().unwrap_or_default();
-    let mut rules = res.devices().clone().unwrap_or_default();
-    for d in linux.devices().iter().flatten() {
-        // A FIFO is not a device: the device cgroup has no rule type for it (runc skips it too).
-        if d.typ() == oci_spec::runtime::LinuxDeviceType::P {
-            continue;
-        }
-        if let Ok(r) = LinuxDeviceCgroupBuilder::default()
-            .allow(true)
-            .typ(d.typ())
-            .major(d.major())
-            .minor(d.minor())
-            .access("rwm")
-            .build()
-        {
-            rules.push(r);
-        }
-    }
-    rules.extend(
-        hull_cgroups::default_device_rules()
-            .into_iter()
-            .filter(|r| r.allow()),
-    );
+    let defaults = hull_cgroups::default_device_rules();
+    let mut rules: Vec<_> = defaults.iter().filter(|r| !r.allow()).cloned().collect();
+    rules.extend(res.devices().clone().unwrap_or_default());
+    rules.extend(defaults.into_iter().filter(|r| r.allow()));
     res.set_devices(Some(rules));
     res
 }
