@@ -183,10 +183,10 @@ pub struct ExecFlags {
     /// File to write the process id to
     #[arg(long = "pid-file")]
     pub pid_file: Option<PathBuf>,
-    /// SELinux label for the process (ignored with a warning: no SELinux)
+    /// SELinux label for the process (an error where SELinux is not enabled, as runc)
     #[arg(long = "process-label")]
     pub process_label: Option<String>,
-    /// AppArmor profile for the process (ignored with a warning: no AppArmor)
+    /// AppArmor profile for the process (an error where AppArmor is not enabled, as runc)
     #[arg(long)]
     pub apparmor: Option<String>,
     /// Set no_new_privileges for the process

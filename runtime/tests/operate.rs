@@ -288,6 +288,28 @@ fn exec_capabilities_nnp_and_process_file() {
     .unwrap();
     let o = env.hull(&["exec", "-p", pf.to_str().unwrap(), &c.id]);
     assert_eq!(ok(&o, "exec -p"), "from-file\n33\n/etc\n");
+    // execCPUAffinity.final pins the process once it is in the container's cgroup.
+    std::fs::write(
+        &pf,
+        serde_json::to_vec(&json!({
+            "args": ["grep", "Cpus_allowed_list", "/proc/self/status"],
+            "env": ["PATH=/bin"], "cwd": "/", "user": {"uid": 0, "gid": 0},
+            "execCPUAffinity": {"final": "0"}
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let o = env.hull(&["exec", "-p", pf.to_str().unwrap(), &c.id]);
+    assert_eq!(
+        ok(&o, "exec -p affinity").split_whitespace().last(),
+        Some("0")
+    );
+    // No AppArmor on this host: a profile is refused, as runc does.
+    if !Path::new("/sys/module/apparmor/parameters/enabled").exists() {
+        let o = env.hull(&["exec", "--apparmor", "unconfined", &c.id, "true"]);
+        assert!(!o.status.success());
+        assert!(stderr(&o).contains("apparmorProfile"), "{}", stderr(&o));
+    }
     // Without capabilities in process.json: none are granted beyond what the user has.
     let st = ok(
         &env.hull(&["exec", "-u", "33", &c.id, "cat", "/proc/self/status"]),

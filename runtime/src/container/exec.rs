@@ -345,20 +345,25 @@ pub fn exec(store: &Store, a: &ExecArgs) -> Result<i32> {
         ))
     })?;
     let process = build_process(spec.process().as_ref(), a)?;
-    if let Some(ap) = process
-        .apparmor_profile()
-        .as_deref()
-        .filter(|s| !s.is_empty())
-    {
-        logging::warn(&format!(
-            "apparmor profile {ap:?} ignored: AppArmor is not enabled on this host"
-        ));
-    }
-    if let Some(l) = process.selinux_label().as_deref().filter(|s| !s.is_empty()) {
-        logging::warn(&format!(
-            "process label {l:?} ignored: SELinux is not enabled on this host"
-        ));
-    }
+    // Scheduler, I/O priority and LSM rules exactly as for the init (crate::sched): on a host
+    // without AppArmor/SELinux a profile or label is an error, as with runc 1.1.5.
+    let mut exec_spec = spec.clone();
+    exec_spec.set_process(Some(process.clone()));
+    let extras = crate::sched::ProcessExtras::plan(&exec_spec)?;
+    let affinity = |name: &str, v: Option<&str>| -> Result<Option<Vec<usize>>> {
+        v.map(|v| {
+            crate::sched::parse_cpu_list(v)
+                .map_err(|e| Error::invalid(format!("process.execCPUAffinity.{name}: {e}")))
+        })
+        .transpose()
+    };
+    let (cpus_initial, cpus_final) = match process.exec_cpu_affinity() {
+        Some(a) => (
+            affinity("initial", a.initial().as_deref())?,
+            affinity("final", a.cpu_affinity_final().as_deref())?,
+        ),
+        None => (None, None),
+    };
     let terminal = process.terminal().unwrap_or(false);
     // Foreground --tty without --console-socket: hull takes the pty master and is the console.
     let mut console_ours = None;
@@ -429,6 +434,8 @@ pub fn exec(store: &Store, a: &ExecArgs) -> Result<i32> {
         oom_score_adj: process.oom_score_adj(),
         keyring: CString::new(a.id.as_str()).ok(),
         seccomp,
+        extras,
+        cpus_final,
         close_in_child: vec![dir.lock_fd()],
     };
     let mut dir = Some(dir);
@@ -458,6 +465,10 @@ pub fn exec(store: &Store, a: &ExecArgs) -> Result<i32> {
         )?;
         Ok(())
     };
+    if let Some(cpus) = &cpus_initial {
+        // execCPUAffinity.initial: the affinity the process has before it joins the cgroup.
+        crate::sched::apply_cpu_affinity(cpus)?;
+    }
     let mask = if a.detach {
         None
     } else {

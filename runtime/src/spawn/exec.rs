@@ -9,7 +9,7 @@
 //!  clone3 [CLONE_INTO_CGROUP on v2] ─────────────────▶    born in the container's pid ns + cgroup
 //!  [v1] write pid into every hierarchy (+ --cgroup sub-cgroups)
 //!        ── SetupDone ──────────────────────────────▶     setns user, then ipc uts net cgroup mnt
-//!                                                         console, rlimits, cwd, exec lookup,
+//!                                                         console, rlimits, scheduler, cwd, exec lookup,
 //!        ◀──────────────────────────── SeccompFd ──       [NOTIFY] seccomp early
 //!                                                         bounding, user, caps, nnp, umask,
 //!                                                         seccomp, execve
@@ -61,6 +61,10 @@ pub struct ExecPlan {
     pub oom_score_adj: Option<i32>,
     pub keyring: Option<CString>,
     pub seccomp: Option<hull_seccomp::Compiled>,
+    /// Scheduler, I/O priority, AppArmor profile (as for the init).
+    pub extras: crate::sched::ProcessExtras,
+    /// execCPUAffinity.final: applied once the process is in the container's cgroup.
+    pub cpus_final: Option<Vec<usize>>,
     /// Fds of the parent the child closes first (the state-dir lock).
     pub close_in_child: Vec<RawFd>,
 }
@@ -195,6 +199,10 @@ fn child_run(plan: &ExecPlan, sock: BorrowedFd) -> Result<Infallible> {
             )))
         }
     }
+    if let Some(cpus) = &plan.cpus_final {
+        step("execCPUAffinity");
+        crate::sched::apply_cpu_affinity(cpus)?;
+    }
     step("namespaces");
     for j in &plan.child_joins {
         nix::sched::setns(
@@ -222,6 +230,8 @@ fn child_run(plan: &ExecPlan, sock: BorrowedFd) -> Result<Infallible> {
     }
     step("rlimits");
     process::apply_rlimits(&plan.rlimits)?;
+    step("scheduler");
+    plan.extras.apply()?;
     step("cwd");
     nix::unistd::chdir(plan.cwd.as_str())
         .map_err(|e| Error::sys(format!("chdir to cwd {}", plan.cwd), e))?;
@@ -279,6 +289,8 @@ fn child_run(plan: &ExecPlan, sock: BorrowedFd) -> Result<Infallible> {
         // From here the process belongs to the container: hull exec's death must not kill it.
         libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0);
     }
+    step("apparmor");
+    plan.extras.apply_lsm()?;
     if let Some(sc) = &plan.seccomp {
         if plan.nnp && !sc.uses_notify() {
             step("seccomp");
