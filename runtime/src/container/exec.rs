@@ -493,10 +493,9 @@ pub fn exec(store: &Store, a: &ExecArgs) -> Result<i32> {
     drop(dir);
     if let Some(p) = &a.pid_file {
         if let Err(e) = super::create::write_pid_file(p, pid) {
-            if mask.is_some() {
-                // SAFETY: killing the process we started, whose pid we could not report.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-            }
+            // Nobody could track it: do not leave it running.
+            // SAFETY: killing the process we started, whose pid we could not report.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
             return Err(e);
         }
     }
