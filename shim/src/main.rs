@@ -213,6 +213,10 @@ fn listen(flags: &Flags) -> Result<()> {
 
     let _ = down_rx.recv();
     let _ = std::fs::remove_file(&socket);
+    let _server = server.stop_listen();
+    // The Shutdown reply is written by a worker right after its handler returned; give it a
+    // moment before the process goes (containerd also accepts a closed connection here).
+    std::thread::sleep(std::time::Duration::from_millis(50));
     std::process::exit(0);
 }
 

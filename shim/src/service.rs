@@ -523,6 +523,8 @@ impl Service {
                 g.rootfs_mounted = false;
             }
             let _ = std::fs::remove_file(g.bundle.join("init.pid"));
+            // The per-namespace state root goes with its last container (fails while not empty).
+            let _ = std::fs::remove_dir(&self.runtime(&g)?.root);
             g.deleted = true;
             let mut ev = TaskDelete::new();
             ev.container_id = self.id.clone();
