@@ -113,36 +113,33 @@ pub enum Cmd {
     },
     /// Print the features this runtime supports (runtime-spec features.md)
     Features,
-    /// Run a process in a running container (not supported yet)
-    #[command(hide = true)]
-    Exec {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        rest: Vec<String>,
-    },
-    /// List a container's processes (not supported yet)
-    #[command(hide = true)]
+    /// Run a process in a running container
+    Exec(ExecFlags),
+    /// List a container's processes (runs the host's ps; --format json prints the pids)
     Ps {
+        #[arg(short = 'f', long, default_value = "table", value_parser = ["table", "json"])]
+        format: String,
+        id: String,
+        /// Options for ps (default -ef)
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        rest: Vec<String>,
+        ps_args: Vec<String>,
     },
-    /// Freeze a container (not supported yet)
-    #[command(hide = true)]
+    /// Freeze every process of a container
     Pause { id: String },
-    /// Thaw a container (not supported yet)
-    #[command(hide = true)]
+    /// Thaw a paused container
     Resume { id: String },
-    /// Container events and stats (not supported yet)
-    #[command(hide = true)]
+    /// Print a container's stats and OOM events as JSON, every --interval until it stops
     Events {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        rest: Vec<String>,
+        /// Stats collection interval
+        #[arg(long, default_value = "5s")]
+        interval: String,
+        /// Print the stats once and exit
+        #[arg(long)]
+        stats: bool,
+        id: String,
     },
-    /// Update resources (not supported yet)
-    #[command(hide = true)]
-    Update {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        rest: Vec<String>,
-    },
+    /// Update a container's resource limits
+    Update(UpdateFlags),
     /// Checkpointing is not supported
     #[command(hide = true)]
     Checkpoint {
@@ -155,4 +152,118 @@ pub enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         rest: Vec<String>,
     },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ExecFlags {
+    /// AF_UNIX socket that receives the pty master (with --tty)
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// Working directory in the container
+    #[arg(long)]
+    pub cwd: Option<String>,
+    /// Set an environment variable (KEY=VALUE); repeatable
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    /// Allocate a pseudo-TTY (needs --console-socket)
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// UID (format: <uid>[:<gid>])
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// Additional gids; repeatable or comma-separated
+    #[arg(short = 'g', long = "additional-gids")]
+    pub additional_gids: Vec<String>,
+    /// Path to a process.json (replaces the command and the other process flags)
+    #[arg(short = 'p', long)]
+    pub process: Option<PathBuf>,
+    /// Detach: return once the process runs
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// File to write the process id to
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// SELinux label for the process (ignored with a warning: no SELinux)
+    #[arg(long = "process-label")]
+    pub process_label: Option<String>,
+    /// AppArmor profile for the process (ignored with a warning: no AppArmor)
+    #[arg(long)]
+    pub apparmor: Option<String>,
+    /// Set no_new_privileges for the process
+    #[arg(long = "no-new-privs")]
+    pub no_new_privs: bool,
+    /// Add a capability (bounding, effective, permitted); repeatable
+    #[arg(short = 'c', long = "cap")]
+    pub cap: Vec<String>,
+    /// Pass N extra fds (3 .. 3+N-1) to the process
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: i32,
+    /// Run the process in an existing sub-cgroup: [<controller>:]<path>; repeatable
+    #[arg(long)]
+    pub cgroup: Vec<String>,
+    /// Allow exec in a paused container (the process starts frozen)
+    #[arg(long = "ignore-paused")]
+    pub ignore_paused: bool,
+    /// Container ID
+    pub id: String,
+    /// Command and arguments
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct UpdateFlags {
+    /// File with a LinuxResources JSON, or '-' for stdin (the other flags are then ignored)
+    #[arg(short = 'r', long)]
+    pub resources: Option<PathBuf>,
+    /// Memory limit in bytes (suffixes k, m, g allowed)
+    #[arg(long, allow_hyphen_values = true)]
+    pub memory: Option<String>,
+    /// Memory + swap limit in bytes; -1 for unlimited swap
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Memory soft limit in bytes
+    #[arg(long = "memory-reservation", allow_hyphen_values = true)]
+    pub memory_reservation: Option<String>,
+    /// Kernel memory limit (ignored with a warning: not supported by the kernel)
+    #[arg(long = "kernel-memory", allow_hyphen_values = true)]
+    pub kernel_memory: Option<String>,
+    /// Kernel TCP buffer memory limit (cgroup v1)
+    #[arg(long = "kernel-memory-tcp", allow_hyphen_values = true)]
+    pub kernel_memory_tcp: Option<String>,
+    /// CPU CFS quota in microseconds per period (-1: no limit)
+    #[arg(long = "cpu-quota", allow_hyphen_values = true)]
+    pub cpu_quota: Option<String>,
+    /// CPU CFS period in microseconds
+    #[arg(long = "cpu-period", allow_hyphen_values = true)]
+    pub cpu_period: Option<String>,
+    /// CPU shares (relative weight)
+    #[arg(long = "cpu-share", allow_hyphen_values = true)]
+    pub cpu_share: Option<String>,
+    /// CPU realtime period in microseconds
+    #[arg(long = "cpu-rt-period", allow_hyphen_values = true)]
+    pub cpu_rt_period: Option<String>,
+    /// CPU realtime runtime in microseconds
+    #[arg(long = "cpu-rt-runtime", allow_hyphen_values = true)]
+    pub cpu_rt_runtime: Option<String>,
+    /// CPUs to use (e.g. 0-1)
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes to use
+    #[arg(long = "cpuset-mems")]
+    pub cpuset_mems: Option<String>,
+    /// Maximum number of pids
+    #[arg(long = "pids-limit", allow_hyphen_values = true)]
+    pub pids_limit: Option<String>,
+    /// Block IO weight, 10 to 1000
+    #[arg(long = "blkio-weight")]
+    pub blkio_weight: Option<String>,
+    /// Intel RDT L3 cache schema (not supported: error)
+    #[arg(long = "l3-cache-schema")]
+    pub l3_cache_schema: Option<String>,
+    /// Intel RDT memory bandwidth schema (not supported: error)
+    #[arg(long = "mem-bw-schema")]
+    pub mem_bw_schema: Option<String>,
+    /// Container ID
+    pub id: String,
 }

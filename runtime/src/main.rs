@@ -1,5 +1,5 @@
 use clap::Parser;
-use hull::cli::{Cli, Cmd, CreateFlags};
+use hull::cli::{Cli, Cmd, CreateFlags, ExecFlags, UpdateFlags};
 use hull::container::{self, create::CreateArgs, Store};
 use hull::error::{Error, Result};
 use hull::logging;
@@ -7,6 +7,7 @@ use hull::logging;
 fn create_args(c: CreateFlags, systemd_cgroup: bool) -> CreateArgs {
     CreateArgs {
         systemd_cgroup,
+        console_fd: None,
         id: c.id,
         bundle: c.bundle,
         pid_file: c.pid_file,
@@ -14,6 +15,52 @@ fn create_args(c: CreateFlags, systemd_cgroup: bool) -> CreateArgs {
         no_pivot: c.no_pivot,
         no_new_keyring: c.no_new_keyring,
         preserve_fds: c.preserve_fds,
+    }
+}
+
+fn exec_args(e: ExecFlags) -> container::exec::ExecArgs {
+    container::exec::ExecArgs {
+        id: e.id,
+        command: e.command,
+        process: e.process,
+        env: e.env,
+        cwd: e.cwd,
+        user: e.user,
+        additional_gids: e.additional_gids,
+        tty: e.tty,
+        console_socket: e.console_socket,
+        detach: e.detach,
+        pid_file: e.pid_file,
+        caps: e.cap,
+        no_new_privs: e.no_new_privs,
+        preserve_fds: e.preserve_fds,
+        ignore_paused: e.ignore_paused,
+        cgroups: e.cgroup,
+        apparmor: e.apparmor,
+        process_label: e.process_label,
+    }
+}
+
+fn update_args(u: UpdateFlags) -> container::update::UpdateArgs {
+    container::update::UpdateArgs {
+        id: u.id,
+        resources: u.resources,
+        memory: u.memory,
+        memory_swap: u.memory_swap,
+        memory_reservation: u.memory_reservation,
+        kernel_memory: u.kernel_memory,
+        kernel_memory_tcp: u.kernel_memory_tcp,
+        cpu_quota: u.cpu_quota,
+        cpu_period: u.cpu_period,
+        cpu_share: u.cpu_share,
+        cpu_rt_period: u.cpu_rt_period,
+        cpu_rt_runtime: u.cpu_rt_runtime,
+        cpuset_cpus: u.cpuset_cpus,
+        cpuset_mems: u.cpuset_mems,
+        pids_limit: u.pids_limit,
+        blkio_weight: u.blkio_weight,
+        l3_cache_schema: u.l3_cache_schema,
+        mem_bw_schema: u.mem_bw_schema,
     }
 }
 
@@ -71,12 +118,26 @@ fn dispatch(cli: Cli) -> Result<i32> {
             );
             Ok(0)
         }
-        Cmd::Exec { .. } => not_supported("exec"),
-        Cmd::Ps { .. } => not_supported("ps"),
-        Cmd::Pause { .. } => not_supported("pause"),
-        Cmd::Resume { .. } => not_supported("resume"),
-        Cmd::Events { .. } => not_supported("events"),
-        Cmd::Update { .. } => not_supported("update"),
+        Cmd::Exec(e) => container::exec::exec(&store, &exec_args(e)),
+        Cmd::Ps {
+            format,
+            id,
+            ps_args,
+        } => {
+            print!("{}", container::ps::ps(&store, &id, &format, &ps_args)?);
+            Ok(0)
+        }
+        Cmd::Pause { id } => container::pause::pause(&store, &id).map(|_| 0),
+        Cmd::Resume { id } => container::pause::resume(&store, &id).map(|_| 0),
+        Cmd::Events {
+            interval,
+            stats,
+            id,
+        } => {
+            let iv = container::events::parse_duration(&interval)?;
+            container::events::events(&store, &id, stats, iv).map(|_| 0)
+        }
+        Cmd::Update(u) => container::update::update(&store, &update_args(u)).map(|_| 0),
         Cmd::Checkpoint { .. } => not_supported("checkpoint"),
         Cmd::Restore { .. } => not_supported("restore"),
     }

@@ -447,3 +447,110 @@ fn spec_and_features() {
         .unwrap()
         .contains(&json!("createRuntime")));
 }
+
+#[test]
+fn console_socket_receives_pty_master() {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::io::Read;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let env = Env::new();
+    let id = env.id("console");
+    let sock = env.tmp.path().join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let mut cfg = config(&[
+        "sh",
+        "-c",
+        "tty; stat -c 'console=%t' /dev/console; echo on-the-pty; sleep 60",
+    ]);
+    cfg["process"]["terminal"] = json!(true);
+    let b = env.bundle("b", &cfg);
+    let o = env.hull(&[
+        "create",
+        "--console-socket",
+        sock.to_str().unwrap(),
+        "-b",
+        b.to_str().unwrap(),
+        &id,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (conn, _) = listener.accept().unwrap();
+    let mut buf = [0u8; 256];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = recvmsg::<()>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::empty(),
+    )
+    .unwrap();
+    let mut master = None;
+    for c in msg.cmsgs().unwrap() {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            // SAFETY: the fd was just received and is owned here.
+            master = Some(unsafe { OwnedFd::from_raw_fd(fds[0]) });
+        }
+    }
+    let master = master.expect("no fd over the console socket");
+    assert!(env.hull(&["start", &id]).status.success());
+    let mut f = std::fs::File::from(master);
+    let mut got = String::new();
+    let mut chunk = [0u8; 256];
+    while !got.contains("on-the-pty") {
+        let n = f.read(&mut chunk).unwrap();
+        assert!(n > 0, "pty closed early: {got:?}");
+        got.push_str(&String::from_utf8_lossy(&chunk[..n]));
+    }
+    assert!(got.starts_with("/dev/pts/0"), "{got:?}");
+    // /dev/console is the pty too (a unix98 pty slave: major 136 = 0x88).
+    assert!(got.contains("console=88"), "{got:?}");
+}
+
+#[test]
+fn foreground_run_is_the_console() {
+    let env = Env::new();
+    let id = env.id("fgtty");
+    let mut cfg = config(&["sh", "-c", "tty; exit 4"]);
+    cfg["process"]["terminal"] = json!(true);
+    let b = env.bundle("b", &cfg);
+    let cmd = format!(
+        "{} --root {} run -b {} {}",
+        hull_bin().display(),
+        env.root.display(),
+        b.display(),
+        id
+    );
+    // `script` gives hull a terminal of its own, as a user's shell would.
+    let o = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(4), "{}", stdout(&o));
+    assert!(stdout(&o).contains("/dev/pts/0"), "{}", stdout(&o));
+}
+
+#[test]
+fn start_reports_start_container_hook_failure_and_missing_cwd_is_created() {
+    let env = Env::new();
+    let id = env.id("starthook");
+    let mut cfg = config(&["true"]);
+    cfg["hooks"] = json!({"startContainer": [{"path": "/bin/false"}]});
+    let b = env.bundle("b", &cfg);
+    let o = env.hull(&["create", "-b", b.to_str().unwrap(), &id]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = env.hull(&["start", &id]);
+    assert!(
+        !o.status.success(),
+        "start must fail when a startContainer hook fails"
+    );
+    assert!(stderr(&o).contains("startContainer[0]"), "{}", stderr(&o));
+
+    let id = env.id("cwd");
+    let mut cfg = config(&["pwd"]);
+    cfg["process"]["cwd"] = json!("/not/yet/there");
+    let b = env.bundle("c", &cfg);
+    let o = env.hull(&["run", "-b", b.to_str().unwrap(), &id]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "/not/yet/there\n");
+}

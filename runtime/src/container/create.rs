@@ -17,6 +17,25 @@ pub struct CreateArgs {
     pub no_new_keyring: bool,
     pub preserve_fds: i32,
     pub systemd_cgroup: bool,
+    /// Foreground `run` with a terminal: the socket the pty master is sent over.
+    pub console_fd: Option<OwnedFd>,
+}
+
+impl CreateArgs {
+    /// A copy without the console fd (fds are not Clone).
+    pub fn clone_args(&self) -> CreateArgs {
+        CreateArgs {
+            id: self.id.clone(),
+            bundle: self.bundle.clone(),
+            pid_file: self.pid_file.clone(),
+            console_socket: self.console_socket.clone(),
+            no_pivot: self.no_pivot,
+            no_new_keyring: self.no_new_keyring,
+            preserve_fds: self.preserve_fds,
+            systemd_cgroup: self.systemd_cgroup,
+            console_fd: None,
+        }
+    }
 }
 
 /// Removes the state dir and the cgroup if the create does not complete.
@@ -86,6 +105,12 @@ pub fn create(store: &Store, a: &CreateArgs) -> Result<(State, ContainerDir)> {
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,
         console_socket: a.console_socket.clone(),
+        console_fd: a
+            .console_fd
+            .as_ref()
+            .map(|f| f.try_clone())
+            .transpose()
+            .map_err(|e| Error::io("dup console fd", "", e))?,
         container_id: a.id.clone(),
     };
     let mut plan = spawn::plan(&bundle, &opts, fifo)?;

@@ -28,6 +28,10 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
 fn kill_and_wait(st: &State) -> Result<()> {
     if let Some(cg) = super::cgroup_of(st) {
         let _ = cg.kill_all(libc::SIGKILL);
+        if st.status == Status::Paused {
+            // Frozen (v1) tasks only die once thawed.
+            let _ = cg.thaw();
+        }
     }
     for pid in super::kill::container_pids(st) {
         // SAFETY: SIGKILL to the container's processes.

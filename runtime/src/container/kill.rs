@@ -69,7 +69,17 @@ pub fn kill(store: &Store, id: &str, sig: i32, all: bool) -> Result<()> {
     }
     if all {
         if let Some(cg) = super::cgroup_of(&st) {
-            cg.kill_all(sig)?;
+            if st.status == Status::Paused && sig != libc::SIGKILL {
+                // Frozen tasks cannot fork: signal them as they are, and stay paused (kill_all
+                // would freeze, signal and thaw). The signal is delivered on resume.
+                for pid in cg.pids()? {
+                    // SAFETY: kill with a pid from the container's cgroup and a signal number.
+                    unsafe { libc::kill(pid, sig) };
+                }
+            } else {
+                cg.kill_all(sig)?;
+            }
+            thaw_if_killed_paused(&st, sig);
             return Ok(());
         }
         for pid in container_pids(&st) {
@@ -80,12 +90,25 @@ pub fn kill(store: &Store, id: &str, sig: i32, all: bool) -> Result<()> {
     let fd = super::pidfd_for(st.pid, st.start_time)
         .ok_or_else(|| Error::State(format!("container {id} is not running")))?;
     match super::pidfd_signal(&fd, sig) {
-        Ok(()) => Ok(()),
+        Ok(()) => {
+            thaw_if_killed_paused(&st, sig);
+            Ok(())
+        }
         Err(Error::Sys {
             errno: nix::errno::Errno::ESRCH,
             ..
         }) if all => Ok(()),
         Err(e) => Err(e),
+    }
+}
+
+/// As runc: a frozen (v1) task only dies once thawed, so SIGKILL to a paused container thaws it.
+/// Other signals stay pending until `resume`.
+fn thaw_if_killed_paused(st: &super::State, sig: i32) {
+    if sig == libc::SIGKILL && st.status == Status::Paused {
+        if let Some(cg) = super::cgroup_of(st) {
+            let _ = cg.thaw();
+        }
     }
 }
 

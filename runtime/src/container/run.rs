@@ -14,8 +14,33 @@ pub fn run(store: &Store, a: &CreateArgs, detach: bool, keep: bool) -> Result<i3
         // SAFETY: prctl with integer arguments.
         unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
     }
+    // Foreground without --console-socket: if the config asks for a terminal, hull is the console.
+    let console = if !detach && a.console_socket.is_none() {
+        Some(super::tty::console_pair()?)
+    } else {
+        None
+    };
+    let mut master = None;
     let result = (|| {
+        let args;
+        let a = match &console {
+            Some((_, theirs)) => {
+                args = CreateArgs {
+                    console_fd: Some(
+                        theirs
+                            .try_clone()
+                            .map_err(|e| Error::io("dup console fd", "", e))?,
+                    ),
+                    ..a.clone_args()
+                };
+                &args
+            }
+            None => a,
+        };
         let (st, dir) = create(store, a)?;
+        if let Some((ours, _)) = &console {
+            master = super::tty::take_master(ours);
+        }
         let pid = st.pid;
         if let Err(e) = start_locked(&dir, st) {
             drop(dir);
@@ -37,7 +62,8 @@ pub fn run(store: &Store, a: &CreateArgs, detach: bool, keep: bool) -> Result<i3
     let Some(mask) = mask else {
         return Ok(0);
     };
-    let code = forward_and_wait(pid);
+    drop(console);
+    let code = forward_and_wait(pid, master);
     restore_signals(&mask);
     if !keep {
         super::delete::delete(store, &a.id, true)?;
@@ -62,7 +88,7 @@ fn restore_signals(old: &libc::sigset_t) {
 }
 
 /// Wait for `pid`, forwarding every other signal we receive to it. Reaps other children too.
-fn forward_and_wait(pid: i32) -> Result<i32> {
+pub(crate) fn forward_and_wait(pid: i32, master: Option<std::os::fd::OwnedFd>) -> Result<i32> {
     // SAFETY: signalfd over the full (blocked) set.
     let sfd = unsafe {
         let mut all: libc::sigset_t = std::mem::zeroed();
@@ -72,9 +98,27 @@ fn forward_and_wait(pid: i32) -> Result<i32> {
     if sfd < 0 {
         return Err(Error::sys("signalfd", Errno::last()));
     }
+    let _raw = master.as_ref().map(|m| {
+        super::tty::copy_winsize(m);
+        super::tty::RawMode::enter()
+    });
+    let mut stdin_open = true;
+    let mut master_open = master.is_some();
     let res = loop {
         if let Some(code) = reap(pid) {
+            // Drain what the container wrote last.
+            if let Some(m) = master.as_ref().filter(|_| master_open) {
+                let mut no_stdin = false;
+                while super::tty::pump(m, &mut no_stdin, 0, -1).0 {}
+            }
             break Ok(code);
+        }
+        if let Some(m) = master.as_ref().filter(|_| master_open) {
+            let (alive, sig_ready) = super::tty::pump(m, &mut stdin_open, 100, sfd);
+            master_open = alive;
+            if !sig_ready {
+                continue;
+            }
         }
         // SAFETY: a zeroed plain-data struct.
         let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
@@ -93,6 +137,12 @@ fn forward_and_wait(pid: i32) -> Result<i32> {
             break Err(Error::sys("read signalfd", Errno::last()));
         }
         let sig = info.ssi_signo as i32;
+        if sig == libc::SIGWINCH {
+            if let Some(m) = &master {
+                super::tty::copy_winsize(m);
+            }
+            continue;
+        }
         if sig != libc::SIGCHLD {
             // SAFETY: forwarding a signal to the container init.
             unsafe { libc::kill(pid, sig) };

@@ -64,7 +64,48 @@ pub fn start_locked(dir: &ContainerDir, mut st: State) -> Result<()> {
             )));
         }
     }
+    // The init keeps its end open until execve closes it: wait for that, or for its error report.
+    let mut report = Vec::new();
+    loop {
+        let mut fds = [
+            libc::pollfd {
+                fd: fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: pidfd.as_ref().map_or(-1, |p| p.as_raw_fd()),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: poll on valid pollfds.
+        let rc = unsafe { libc::poll(fds.as_mut_ptr(), 2, 1000) };
+        if rc < 0 && Errno::last() != Errno::EINTR {
+            break;
+        }
+        if fds[0].revents & (libc::POLLIN | libc::POLLHUP) != 0 {
+            let mut b = [0u8; 4096];
+            // SAFETY: read into a valid buffer.
+            let n =
+                unsafe { libc::read(fd.as_raw_fd(), b.as_mut_ptr() as *mut libc::c_void, b.len()) };
+            if n > 0 {
+                report.extend_from_slice(&b[..n as usize]);
+                continue;
+            }
+            if n == 0 || Errno::last() != Errno::EAGAIN {
+                break;
+            }
+        }
+        if fds[1].revents != 0 && fds[0].revents == 0 {
+            // The init died without closing cleanly: the fifo will report EOF next round.
+            continue;
+        }
+    }
     let _ = std::fs::remove_file(&fifo);
+    if !report.is_empty() {
+        return Err(Error::State(String::from_utf8_lossy(&report).into_owned()));
+    }
     st.status = Status::Running;
     dir.save(&st)?;
     let poststart = super::saved_spec(dir)

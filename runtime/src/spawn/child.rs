@@ -19,7 +19,13 @@ pub fn main(plan: &Plan, sock: OwnedFd, fast: bool) -> ! {
         Error::Child { step, msg } => (step, msg),
         other => (current_step(), other.to_string()),
     };
-    if READY.with(|r| r.get()) {
+    let fifo = FIFO.with(|f| f.get());
+    if fifo >= 0 {
+        // `hull start` is reading the fifo: the error goes to it.
+        let m = format!("container init failed at {step}: {msg}");
+        // SAFETY: write from a valid buffer to our fifo fd.
+        unsafe { libc::write(fifo, m.as_ptr() as *const libc::c_void, m.len()) };
+    } else if READY.with(|r| r.get()) {
         // The parent may be gone (`hull create` exits at Ready): say it on stderr.
         eprintln!("hull: container init failed at {step}: {msg}");
     }
@@ -29,6 +35,7 @@ pub fn main(plan: &Plan, sock: OwnedFd, fast: bool) -> ! {
 }
 
 thread_local! {
+    static FIFO: std::cell::Cell<i32> = const { std::cell::Cell::new(-1) };
     static READY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     static STEP: std::cell::Cell<&'static str> = const { std::cell::Cell::new("init") };
 }
@@ -138,6 +145,11 @@ fn run(plan: &Plan, sock: BorrowedFd, fast: bool) -> Result<Infallible> {
         })?;
     }
 
+    // As runc: a missing process.cwd is created (as root, before the user switch).
+    if !plan.cwd.is_empty() && plan.cwd != "/" {
+        let _ = std::fs::create_dir_all(&plan.cwd);
+    }
+
     step("sysctl");
     for (k, v) in &plan.sysctl {
         let path = format!("/proc/sys/{}", k.replace('.', "/"));
@@ -229,7 +241,10 @@ fn run(plan: &Plan, sock: BorrowedFd, fast: bool) -> Result<Infallible> {
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0) };
     send(sock, &Msg::Ready)?;
     READY.with(|r| r.set(true));
-    wait_for_start(plan)?;
+    let fifo = wait_for_start(plan)?;
+    // From here `hull start` keeps reading the fifo: our errors go there, and the exec closes it.
+    // (Leaked on purpose: it must outlive `run` to carry an error report; exec closes it.)
+    FIFO.with(|f| f.set(std::os::fd::IntoRawFd::into_raw_fd(fifo)));
 
     if !plan.start_hooks.is_empty() {
         step("startContainer hooks");
@@ -456,6 +471,20 @@ fn setup_console(plan: &Plan) -> Result<()> {
     proto::send_fd(console.as_fd(), pts.to_bytes(), ptmx.as_fd())
         .map_err(|e| Error::sys("send pty master to --console-socket", e))?;
     drop(ptmx);
+    // The pty also appears as /dev/console (as runc does).
+    let _ = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open("/dev/console");
+    sys::mount(
+        Some(&pts),
+        c"/dev/console",
+        None,
+        libc::MS_BIND,
+        None,
+        &|| "bind the pty onto /dev/console".into(),
+    )?;
     // SAFETY: setsid, then stdio onto the pty slave and make it the controlling terminal.
     unsafe {
         libc::setsid();
@@ -472,7 +501,10 @@ fn setup_console(plan: &Plan) -> Result<()> {
 }
 
 /// Block until `hull start` opens the exec fifo for reading, then tell it we are going.
-fn wait_for_start(plan: &Plan) -> Result<()> {
+/// Block until `hull start` opens the exec fifo for reading, then tell it we are going. The fd
+/// stays open (close-on-exec): `start` reads until it closes, so it learns whether the exec (and
+/// the startContainer hooks before it) succeeded.
+fn wait_for_start(plan: &Plan) -> Result<OwnedFd> {
     let path = sys::fd_path(plan.exec_fifo.as_raw_fd());
     let fd = sys::open_path(&path, libc::O_WRONLY).map_err(|e| Error::sys("open exec fifo", e))?;
     // SAFETY: write one byte from a valid buffer.
@@ -480,7 +512,7 @@ fn wait_for_start(plan: &Plan) -> Result<()> {
     if rc != 1 {
         return Err(Error::sys("write exec fifo", Errno::last()));
     }
-    Ok(())
+    Ok(fd)
 }
 
 /// The container starts with an empty signal mask and default dispositions (Rust's runtime ignores

@@ -11,6 +11,7 @@
 //! pid and exits.
 
 pub mod child;
+pub mod exec;
 pub mod proto;
 
 use crate::devices::DeviceNode;
@@ -106,6 +107,8 @@ pub struct CreateOpts {
     pub no_new_keyring: bool,
     pub preserve_fds: i32,
     pub console_socket: Option<PathBuf>,
+    /// A connected socket to send the pty master over (foreground `hull run` with a terminal).
+    pub console_fd: Option<OwnedFd>,
     pub container_id: String,
 }
 
@@ -230,20 +233,25 @@ pub fn plan(b: &Bundle, opts: &CreateOpts, exec_fifo: OwnedFd) -> Result<Plan> {
         })
         .collect::<Result<Vec<_>>>()?;
     let terminal = process.terminal().unwrap_or(false);
-    let console = match (&opts.console_socket, terminal) {
-        (Some(p), true) => Some(connect_console(p)?),
-        (None, true) => {
-            return Err(Error::invalid(
-                "process.terminal: true requires --console-socket (or run in the foreground)",
-            ))
-        }
-        (Some(_), false) => {
-            return Err(Error::invalid(
-                "--console-socket given but process.terminal is false",
-            ))
-        }
-        (None, false) => None,
-    };
+    let console =
+        match (&opts.console_socket, terminal) {
+            (Some(p), true) => Some(connect_console(p)?),
+            (None, true) if opts.console_fd.is_some() => opts
+                .console_fd
+                .as_ref()
+                .map(|f| f.try_clone())
+                .transpose()
+                .map_err(|e| Error::io("dup console fd", "", e))?,
+            (None, true) => return Err(Error::invalid(
+                "process.terminal: true needs --console-socket (or `hull run` in the foreground)",
+            )),
+            (Some(_), false) => {
+                return Err(Error::invalid(
+                    "--console-socket given but process.terminal is false",
+                ))
+            }
+            (None, false) => None,
+        };
     if let Some(lsm) = process
         .apparmor_profile()
         .as_deref()
@@ -352,7 +360,7 @@ struct CloneArgs {
 }
 
 /// clone3 behaving like fork (no CLONE_VM): returns 0 in the child, the pid in the parent.
-fn clone3(flags: u64, cgroup_fd: Option<RawFd>) -> nix::Result<libc::pid_t> {
+pub(crate) fn clone3(flags: u64, cgroup_fd: Option<RawFd>) -> nix::Result<libc::pid_t> {
     const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
     let mut args = CloneArgs {
         flags,
@@ -508,7 +516,7 @@ pub fn spawn(
     Ok(Spawned { pid: init_pid })
 }
 
-fn socketpair() -> Result<(OwnedFd, OwnedFd)> {
+pub(crate) fn socketpair() -> Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as RawFd; 2];
     // SAFETY: socketpair fills two fds on success.
     let rc = unsafe {

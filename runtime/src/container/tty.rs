@@ -1,0 +1,163 @@
+//! Foreground `hull run` with `process.terminal: true` and no --console-socket: hull receives the
+//! pty master itself and copies between it and its own stdio (raw mode when stdin is a tty),
+//! resizing the pty on SIGWINCH — what runc does.
+
+use crate::error::{Error, Result};
+use nix::errno::Errno;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+/// A stream socketpair: (ours, the one handed to the container init).
+pub fn console_pair() -> Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: socketpair fills two fds on success.
+    let rc = unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    };
+    if rc != 0 {
+        return Err(Error::sys("socketpair (console)", Errno::last()));
+    }
+    // SAFETY: both fds are new and owned here.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// The pty master, if the init sent one (without blocking: it was sent before create returned).
+pub fn take_master(sock: &OwnedFd) -> Option<OwnedFd> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    let mut buf = [0u8; 256];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let msg = recvmsg::<()>(
+        sock.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .ok()?;
+    for c in msg.cmsgs().ok()? {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            if let Some(&f) = fds.first() {
+                // SAFETY: the kernel installed this fd for us.
+                return Some(unsafe { OwnedFd::from_raw_fd(f) });
+            }
+        }
+    }
+    None
+}
+
+/// Puts stdin in raw mode while alive (when it is a terminal).
+pub struct RawMode(Option<libc::termios>);
+
+impl RawMode {
+    pub fn enter() -> RawMode {
+        // SAFETY: isatty/tcgetattr/tcsetattr on fd 0 with a valid termios.
+        unsafe {
+            if libc::isatty(0) != 1 {
+                return RawMode(None);
+            }
+            let mut t: libc::termios = std::mem::zeroed();
+            if libc::tcgetattr(0, &mut t) != 0 {
+                return RawMode(None);
+            }
+            let saved = t;
+            libc::cfmakeraw(&mut t);
+            libc::tcsetattr(0, libc::TCSANOW, &t);
+            RawMode(Some(saved))
+        }
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        if let Some(t) = self.0 {
+            // SAFETY: restoring the saved termios on fd 0.
+            unsafe { libc::tcsetattr(0, libc::TCSANOW, &t) };
+        }
+    }
+}
+
+pub fn copy_winsize(master: &OwnedFd) {
+    // SAFETY: TIOCGWINSZ/TIOCSWINSZ with a valid winsize struct.
+    unsafe {
+        let mut ws: libc::winsize = std::mem::zeroed();
+        if libc::ioctl(0, libc::TIOCGWINSZ, &mut ws) == 0 {
+            libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws);
+        }
+    }
+}
+
+fn write_all(fd: RawFd, mut b: &[u8]) {
+    while !b.is_empty() {
+        // SAFETY: write from a valid buffer.
+        let n = unsafe { libc::write(fd, b.as_ptr() as *const libc::c_void, b.len()) };
+        if n <= 0 {
+            if n < 0 && Errno::last() == Errno::EINTR {
+                continue;
+            }
+            return;
+        }
+        b = &b[n as usize..];
+    }
+}
+
+/// One round of copying: returns false once the master is closed (the container's side is gone).
+pub fn pump(
+    master: &OwnedFd,
+    stdin_open: &mut bool,
+    timeout_ms: i32,
+    extra: RawFd,
+) -> (bool, bool) {
+    let mut fds = [
+        libc::pollfd {
+            fd: if *stdin_open { 0 } else { -1 },
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: master.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: extra,
+            events: libc::POLLIN,
+            revents: 0,
+        },
+    ];
+    // SAFETY: poll on valid pollfds.
+    let rc = unsafe { libc::poll(fds.as_mut_ptr(), 3, timeout_ms) };
+    if rc <= 0 {
+        return (true, false);
+    }
+    let mut buf = [0u8; 8192];
+    let mut alive = true;
+    if fds[1].revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
+        // SAFETY: read into a valid buffer.
+        let n = unsafe {
+            libc::read(
+                master.as_raw_fd(),
+                buf.as_mut_ptr() as *mut libc::c_void,
+                buf.len(),
+            )
+        };
+        if n > 0 {
+            write_all(1, &buf[..n as usize]);
+        } else {
+            alive = false;
+        }
+    }
+    if fds[0].revents & (libc::POLLIN | libc::POLLHUP) != 0 {
+        // SAFETY: read into a valid buffer.
+        let n = unsafe { libc::read(0, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
+        if n > 0 {
+            write_all(master.as_raw_fd(), &buf[..n as usize]);
+        } else {
+            *stdin_open = false;
+        }
+    }
+    (alive, fds[2].revents & libc::POLLIN != 0)
+}
