@@ -200,7 +200,12 @@ fn listen(flags: &Flags) -> Result<()> {
     let mut server = ttrpc::Server::new()
         .bind(&format!("unix://{}", socket.display()))
         .with_context(|| format!("listen on {}", socket.display()))?
-        .register_service(methods);
+        .register_service(methods)
+        // Fewer idle workers than ttrpc's default (3, up to 5): one idle worker suffices, a new
+        // one is spawned whenever the idle count drops below the minimum (e.g. a blocked Wait).
+        .set_thread_count_min(1)
+        .set_thread_count_default(2)
+        .set_thread_count_max(3);
     server.start().context("start the ttrpc server")?;
 
     // Tell `start` we listen, then let go of its pipe.

@@ -99,7 +99,7 @@ check "run --rm exit code" "$rc" 7
 check "containers left after --rm" "$(c container ls -q)" ""
 
 # 2. run -d: RUNNING, parent is the shim, SIGKILL → 137
-c run -d "${HS[@]}" --rootfs "$ROOTFS" hs-idle sleep 1000 >/dev/null 2>&1 || notok "run -d"
+c run -d "${HS[@]}" --rootfs "$ROOTFS" hs-idle /bin/sleep 1000 >/dev/null 2>&1 || notok "run -d"
 st=$(c task ls | awk '$1 == "hs-idle" { print $3 }')
 check "task status" "$st" RUNNING
 pid=$(c task ls | awk '$1 == "hs-idle" { print $2 }')
@@ -109,7 +109,7 @@ if [ "$MEASURE" = 1 ]; then
     sleep 1
     hs_rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$shim_pid/status")
     hs_thr=$(awk '/^Threads:/ { print $2 }' "/proc/$shim_pid/status")
-    c run -d --rootfs "$ROOTFS" rc-idle sleep 1000 >/dev/null 2>&1 || notok "run -d with the runc shim"
+    c run -d --rootfs "$ROOTFS" rc-idle /bin/sleep 1000 >/dev/null 2>&1 || notok "run -d with the runc shim"
     rpid=$(c task ls | awk '$1 == "rc-idle" { print $2 }')
     rshim=$(awk '/^PPid:/ { print $2 }' "/proc/$rpid/status")
     sleep 1

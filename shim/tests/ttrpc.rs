@@ -109,7 +109,10 @@ impl Fixture {
             .prefix("hull-shim-")
             .tempdir_in("/tmp")
             .unwrap();
-        let id = format!("shimtest-{}-{}", std::process::id(), args.len());
+        // Unique per fixture: the runtime names the container's cgroup after the id.
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = format!("shimtest-{}-{n}", std::process::id());
         let bundle = dir.path().join("bundle");
         fs::create_dir_all(bundle.join("rootfs")).unwrap();
         let st = Command::new(&hull)
@@ -462,4 +465,183 @@ fn version_flag() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("-namespace"));
+}
+
+fn exec_spec(args: &[&str]) -> Any {
+    let spec = serde_json::json!({
+        "args": args, "cwd": "/", "terminal": false, "user": {"uid": 0, "gid": 0},
+        "env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
+    });
+    let mut a = Any::new();
+    a.type_url = "types.containerd.io/opencontainers/runtime-spec/1/Process".into();
+    a.value = serde_json::to_vec(&spec).unwrap();
+    a
+}
+
+#[test]
+fn exec_pause_resume_stats_pids() {
+    let (hull, rootfs) = require!();
+    let fx = Fixture::new(hull, rootfs, &["/bin/sleep", "1000"]);
+    let _: api::CreateTaskResponse = call(fx.c(), "Create", &fx.create_req(Path::new(""))).unwrap();
+    let mut start = api::StartRequest::new();
+    start.id = fx.id.clone();
+    let init: api::StartResponse = call(fx.c(), "Start", &start).unwrap();
+
+    // Exec: output through its own fifo, its own exit code.
+    let fifo = fx.dir.path().join("exec-out");
+    let reader = mkfifo_reader(&fifo);
+    let mut ex = api::ExecProcessRequest::new();
+    ex.id = fx.id.clone();
+    ex.exec_id = "e1".into();
+    ex.stdout = fifo.to_string_lossy().into_owned();
+    ex.spec = MessageField::some(exec_spec(&["sh", "-c", "echo exec-out; exit 5"]));
+    let _: api::Empty = call(fx.c(), "Exec", &ex).unwrap();
+    let mut es = api::StartRequest::new();
+    es.id = fx.id.clone();
+    es.exec_id = "e1".into();
+    let started = call::<_, api::StartResponse>(fx.c(), "Start", &es);
+    if let Err(e) = &started {
+        let m = format!("{e:?}");
+        if m.contains("not supported") {
+            eprintln!("SKIP: this hull binary has no exec yet: {m}");
+            return;
+        }
+    }
+    let started = started.unwrap();
+    assert!(started.pid > 0 && started.pid != init.pid);
+    let mut w = api::WaitRequest::new();
+    w.id = fx.id.clone();
+    w.exec_id = "e1".into();
+    let waited: api::WaitResponse = call(fx.c(), "Wait", &w).unwrap();
+    assert_eq!(waited.exit_status, 5);
+    let mut out = String::new();
+    blocking(reader).read_to_string(&mut out).unwrap();
+    assert_eq!(out, "exec-out\n");
+    let mut d = api::DeleteRequest::new();
+    d.id = fx.id.clone();
+    d.exec_id = "e1".into();
+    let del: api::DeleteResponse = call(fx.c(), "Delete", &d).unwrap();
+    assert_eq!(del.exit_status, 5);
+
+    // Pause/Resume show in State.
+    let mut sreq = api::StateRequest::new();
+    sreq.id = fx.id.clone();
+    let mut p = api::PauseRequest::new();
+    p.id = fx.id.clone();
+    let _: api::Empty = call(fx.c(), "Pause", &p).unwrap();
+    let st: api::StateResponse = call(fx.c(), "State", &sreq).unwrap();
+    assert_eq!(st.status.enum_value(), Ok(Status::PAUSED));
+    let mut r = api::ResumeRequest::new();
+    r.id = fx.id.clone();
+    let _: api::Empty = call(fx.c(), "Resume", &r).unwrap();
+    let st: api::StateResponse = call(fx.c(), "State", &sreq).unwrap();
+    assert_eq!(st.status.enum_value(), Ok(Status::RUNNING));
+
+    // Pids from the runtime's ps include the init process.
+    let mut preq = api::PidsRequest::new();
+    preq.id = fx.id.clone();
+    let pids: api::PidsResponse = call(fx.c(), "Pids", &preq).unwrap();
+    assert!(
+        pids.processes.iter().any(|p| p.pid == init.pid),
+        "{:?}",
+        pids.processes
+    );
+
+    // Stats: containerd's cgroup metrics type for this host, with the container's memory in it.
+    let mut sr = api::StatsRequest::new();
+    sr.id = fx.id.clone();
+    let stats: api::StatsResponse = call(fx.c(), "Stats", &sr).unwrap();
+    if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        assert_eq!(stats.stats.type_url, "io.containerd.cgroups.v2.Metrics");
+    } else {
+        assert_eq!(stats.stats.type_url, "io.containerd.cgroups.v1.Metrics");
+        let m =
+            containerd_shim_protos::cgroups::metrics::Metrics::parse_from_bytes(&stats.stats.value)
+                .unwrap();
+        assert!(m.memory.usage.usage > 0 || m.pids.current > 0, "{m:?}");
+    }
+
+    let mut k = api::KillRequest::new();
+    k.id = fx.id.clone();
+    k.signal = 9;
+    k.all = true;
+    let _: api::Empty = call(fx.c(), "Kill", &k).unwrap();
+    let mut w = api::WaitRequest::new();
+    w.id = fx.id.clone();
+    assert_eq!(
+        call::<_, api::WaitResponse>(fx.c(), "Wait", &w)
+            .unwrap()
+            .exit_status,
+        137
+    );
+    let mut d = api::DeleteRequest::new();
+    d.id = fx.id.clone();
+    let _: api::DeleteResponse = call(fx.c(), "Delete", &d).unwrap();
+
+    wait_for("nine events", || fx.events().len() >= 9);
+    let topics: Vec<String> = fx
+        .events()
+        .iter()
+        .map(|l| l.split(' ').next().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        topics,
+        [
+            "/tasks/create",
+            "/tasks/start",
+            "/tasks/exec-added",
+            "/tasks/exec-started",
+            "/tasks/exit",
+            "/tasks/paused",
+            "/tasks/resumed",
+            "/tasks/exit",
+            "/tasks/delete"
+        ],
+    );
+}
+
+#[test]
+fn terminal_through_the_console_socket() {
+    let (hull, rootfs) = require!();
+    let fx = Fixture::new(hull, rootfs, &["sh", "-c", "stty size; tty"]);
+    let cfg_path = fx.bundle().join("config.json");
+    let mut cfg: serde_json::Value = serde_json::from_slice(&fs::read(&cfg_path).unwrap()).unwrap();
+    cfg["process"]["terminal"] = serde_json::json!(true);
+    fs::write(&cfg_path, serde_json::to_vec(&cfg).unwrap()).unwrap();
+    let fifo = fx.dir.path().join("tty-out");
+    let reader = mkfifo_reader(&fifo);
+    let mut req = fx.create_req(&fifo);
+    req.terminal = true;
+    let _: api::CreateTaskResponse = call(fx.c(), "Create", &req).unwrap();
+    let mut rs = api::ResizePtyRequest::new();
+    rs.id = fx.id.clone();
+    rs.width = 100;
+    rs.height = 40;
+    let _: api::Empty = call(fx.c(), "ResizePty", &rs).unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = blocking(reader).read_to_end(&mut s);
+        String::from_utf8_lossy(&s).into_owned()
+    });
+    let mut start = api::StartRequest::new();
+    start.id = fx.id.clone();
+    let _: api::StartResponse = call(fx.c(), "Start", &start).unwrap();
+    let mut w = api::WaitRequest::new();
+    w.id = fx.id.clone();
+    assert_eq!(
+        call::<_, api::WaitResponse>(fx.c(), "Wait", &w)
+            .unwrap()
+            .exit_status,
+        0
+    );
+    let mut d = api::DeleteRequest::new();
+    d.id = fx.id.clone();
+    let _: api::DeleteResponse = call(fx.c(), "Delete", &d).unwrap();
+    // Delete drops the shim's copy of the fifo; the console thread ends when the pty hangs up.
+    let out = reader.join().unwrap();
+    assert!(
+        out.contains("40 100"),
+        "window size set by ResizePty: {out:?}"
+    );
+    assert!(out.contains("/dev/pts/"), "a pty: {out:?}");
 }
