@@ -106,20 +106,25 @@ pid=$(c task ls | awk '$1 == "hs-idle" { print $2 }')
 shim_pid=$(awk '/^PPid:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
 check "container's parent" "$(cat "/proc/$shim_pid/comm" 2>/dev/null)" "containerd-shim"
 if [ "$MEASURE" = 1 ]; then
-    sleep 1
-    hs_rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$shim_pid/status")
-    hs_thr=$(awk '/^Threads:/ { print $2 }' "/proc/$shim_pid/status")
+    # memfig PID: "VmRSS kB (RssAnon anon + RssFile file), Pss kB, N threads"
+    memfig() {
+        local st=/proc/$1/status
+        printf '%s kB (anon %s + file %s), Pss %s kB, %s threads' \
+            "$(awk '/^VmRSS:/ { print $2 }' "$st")" "$(awk '/^RssAnon:/ { print $2 }' "$st")" \
+            "$(awk '/^RssFile:/ { print $2 }' "$st")" "$(awk '/^Pss:/ { print $2 }' "/proc/$1/smaps_rollup")" \
+            "$(awk '/^Threads:/ { print $2 }' "$st")"
+    }
     c run -d --rootfs "$ROOTFS" rc-idle /bin/sleep 1000 >/dev/null 2>&1 || notok "run -d with the runc shim"
     rpid=$(c task ls | awk '$1 == "rc-idle" { print $2 }')
     rshim=$(awk '/^PPid:/ { print $2 }' "/proc/$rpid/status")
-    sleep 1
-    rc_rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$rshim/status")
-    rc_thr=$(awk '/^Threads:/ { print $2 }' "/proc/$rshim/status")
-    echo "# idle shim, one container (sleep): VmRSS kB / threads"
-    echo "#   containerd-shim-hull-v2 (hull):  $hs_rss kB, $hs_thr threads ($(readlink -f /proc/$shim_pid/exe))"
-    echo "#   containerd-shim-runc-v2 (runc):  $rc_rss kB, $rc_thr threads ($(readlink -f /proc/$rshim/exe))"
-    echo "#   ratio: $(awk -v a="$hs_rss" -v b="$rc_rss" 'BEGIN { printf "%.2f", a / b }')"
-    echo "#   binary size: hull shim $(stat -Lc %s "$HULL_SHIM") B, runc shim $(stat -Lc %s "$(readlink -f /proc/$rshim/exe)") B"
+    sleep 2
+    echo "# idle shim with one running container (/bin/sleep), VmRSS from /proc/PID/status:"
+    echo "#   containerd-shim-hull-v2 (hull): $(memfig "$shim_pid")"
+    echo "#     threads: $(cat /proc/"$shim_pid"/task/*/comm | sort | uniq -c | awk '{ printf "%s%s×%s", sep, $2, $1; sep=", " }')"
+    echo "#   containerd-shim-runc-v2 (runc): $(memfig "$rshim")"
+    echo "#   VmRSS ratio: $(awk -v a="$(awk '/^VmRSS:/ { print $2 }' /proc/"$shim_pid"/status)" \
+        -v b="$(awk '/^VmRSS:/ { print $2 }' /proc/"$rshim"/status)" 'BEGIN { printf "%.2f", a / b }')"
+    echo "#   binary size: hull shim $(stat -Lc %s "$HULL_SHIM") B, runc shim $(stat -Lc %s "$(readlink -f /proc/"$rshim"/exe)") B"
     c task kill -s SIGKILL rc-idle >/dev/null 2>&1
 fi
 c task kill -s SIGKILL hs-idle >/dev/null 2>&1 || notok "task kill"
