@@ -645,3 +645,47 @@ fn terminal_through_the_console_socket() {
     );
     assert!(out.contains("/dev/pts/"), "a pty: {out:?}");
 }
+
+#[test]
+fn stdin_through_the_shim_and_close_io() {
+    let (hull, rootfs) = require!();
+    let fx = Fixture::new(hull, rootfs, &["sh", "-c", "cat; echo stdin-closed"]);
+    let out = fx.dir.path().join("out");
+    let reader = mkfifo_reader(&out);
+    let inp = fx.dir.path().join("in");
+    nix::unistd::mkfifo(&inp, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let mut req = fx.create_req(&out);
+    req.stdin = inp.to_string_lossy().into_owned();
+    let _: api::CreateTaskResponse = call(fx.c(), "Create", &req).unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        blocking(reader).read_to_string(&mut s).unwrap();
+        s
+    });
+    // The client keeps its write end open: only CloseIO can end the container's input.
+    let mut writer = fs::OpenOptions::new().write(true).open(&inp).unwrap();
+    std::io::Write::write_all(&mut writer, b"ping\n").unwrap();
+    let mut start = api::StartRequest::new();
+    start.id = fx.id.clone();
+    let _: api::StartResponse = call(fx.c(), "Start", &start).unwrap();
+    let mut sreq = api::StateRequest::new();
+    sreq.id = fx.id.clone();
+    // Still running while stdin is open (cat waits for more).
+    std::thread::sleep(Duration::from_millis(300));
+    let st: api::StateResponse = call(fx.c(), "State", &sreq).unwrap();
+    assert_eq!(st.status.enum_value(), Ok(Status::RUNNING));
+    let mut ci = api::CloseIORequest::new();
+    ci.id = fx.id.clone();
+    ci.stdin = true;
+    let _: api::Empty = call(fx.c(), "CloseIO", &ci).unwrap();
+    let mut w = api::WaitRequest::new();
+    w.id = fx.id.clone();
+    assert_eq!(
+        call::<_, api::WaitResponse>(fx.c(), "Wait", &w)
+            .unwrap()
+            .exit_status,
+        0
+    );
+    assert_eq!(reader.join().unwrap(), "ping\nstdin-closed\n");
+    drop(writer);
+}
