@@ -515,9 +515,13 @@ impl Service {
             at: now(),
         });
         if k.is_empty() {
-            self.runtime(&g)?
-                .delete(&self.id, true)
-                .map_err(|e| err(Code::UNKNOWN, e))?;
+            let rt = self.runtime(&g)?;
+            if let Err(e) = rt.delete(&self.id, true) {
+                // Gone already (deleted behind our back) is what Delete wants; anything else fails.
+                if rt.root.join(&self.id).exists() {
+                    return Err(err(Code::UNKNOWN, e));
+                }
+            }
             if g.rootfs_mounted {
                 mount::unmount_all(&g.bundle.join("rootfs"));
                 g.rootfs_mounted = false;
