@@ -14,3 +14,6 @@ e2e-shim: release rootfs
 
 bench-shim: release rootfs
 	HULL_BIN=$(HULL) HULL_SHIM=$(SHIM_BIN) ROOTFS=$(ROOTFS) MEASURE=1 shim/tests/containerd-e2e.sh
+
+# ~15 s, private containerd; `cargo test --workspace` (test-cargo) already runs test-shim's tests.
+TEST_TARGETS += e2e-shim

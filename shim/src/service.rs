@@ -615,7 +615,24 @@ impl Task for Service {
         req: api::CreateTaskRequest,
     ) -> ttrpc::Result<api::CreateTaskResponse> {
         self.check_id(&req.id)?;
-        let pid = self.do_create(&req)?;
+        let pid = self.do_create(&req).inspect_err(|_| {
+            // A failed Create leaves nothing behind: not even the (empty) per-namespace root.
+            if self.lock().runtime.is_none() {
+                let (url, value) = req
+                    .options
+                    .as_ref()
+                    .map(|a| (a.type_url.as_str(), a.value.as_slice()))
+                    .unwrap_or(("", &[]));
+                if let Ok(o) = options::decode(url, value) {
+                    let root = if o.root.is_empty() {
+                        default_root(&self.namespace)
+                    } else {
+                        PathBuf::from(o.root)
+                    };
+                    let _ = std::fs::remove_dir(root);
+                }
+            }
+        })?;
         let mut r = api::CreateTaskResponse::new();
         r.pid = pid;
         Ok(r)

@@ -47,7 +47,7 @@ cleanup() {
     fi
     # shims left behind by a failure: only processes naming our temp dir
     for p in $(pgrep -f "$T" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
-    grep -o " $T[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m"; done
+    grep -o " ${T}[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m"; done
     for d in "/run/containerd/runc/$NS" "/run/containerd/hull/$NS" "${CREATED[@]}"; do
         rmdir "$d" 2>/dev/null
     done

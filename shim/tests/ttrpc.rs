@@ -426,6 +426,20 @@ fn bad_options_are_rejected_and_leave_nothing_behind() {
     assert!(format!("{e:?}").contains("BinaryName"), "{e:?}");
     assert!(!fx.rootfs_mounted());
 
+    // The runtime refuses the bundle: its error comes back, and the mount and root are undone.
+    let cfg_path = fx.bundle().join("config.json");
+    let mut cfg: serde_json::Value = serde_json::from_slice(&fs::read(&cfg_path).unwrap()).unwrap();
+    cfg["process"]["args"] = serde_json::json!(["/no/such/binary"]);
+    fs::write(&cfg_path, serde_json::to_vec(&cfg).unwrap()).unwrap();
+    let e = call::<_, api::CreateTaskResponse>(fx.c(), "Create", &fx.create_req(Path::new("")))
+        .unwrap_err();
+    assert!(format!("{e:?}").contains("/no/such/binary"), "{e:?}");
+    assert!(!fx.rootfs_mounted());
+    assert!(
+        !fx.root().exists(),
+        "runtime root removed after a failed Create"
+    );
+
     let e = call::<_, api::Empty>(fx.c(), "Checkpoint", &api::CheckpointTaskRequest::new())
         .unwrap_err();
     assert!(format!("{e:?}").contains("not supported"), "{e:?}");
