@@ -35,6 +35,8 @@ pub struct MountOptions {
     pub data: Vec<String>,
     pub tmpcopyup: bool,
     pub idmap: bool,
+    /// `ridmap`: the idmap applies to every mount of an rbind tree, not only the top one.
+    pub idmap_recursive: bool,
 }
 
 impl MountOptions {
@@ -103,8 +105,13 @@ pub fn parse_options(opts: &[String]) -> MountOptions {
                 m.tmpcopyup = true;
                 continue;
             }
-            "idmap" | "ridmap" => {
+            "idmap" => {
                 m.idmap = true;
+                continue;
+            }
+            "ridmap" => {
+                m.idmap = true;
+                m.idmap_recursive = true;
                 continue;
             }
             _ => {
@@ -162,6 +169,23 @@ fn recursive_attr(o: &str) -> Option<(bool, u64)> {
 /// file. Every component is resolved with RESOLVE_IN_ROOT, and created relative to the fd of its
 /// already-resolved parent, so nothing is created or opened outside the rootfs.
 pub fn ensure_in_root(root: BorrowedFd, dest: &str, dir: bool) -> Result<OwnedFd> {
+    ensure_in_root_depth(root, dest, dir, 0)
+}
+
+/// A dangling symlink on the way (`/escape -> /some/host/path` in the image, target missing) is
+/// followed the way RESOLVE_IN_ROOT would follow it — inside the rootfs — and the rest of the
+/// path is created there, as runc's securejoin + MkdirAll does.
+fn ensure_in_root_depth(root: BorrowedFd, dest: &str, dir: bool, depth: u32) -> Result<OwnedFd> {
+    if depth > 40 {
+        return Err(Error::sys(
+            format!("resolve {dest} in rootfs"),
+            Errno::ELOOP,
+        ));
+    }
+    // Most destinations exist in the image: one openat2 then, no walk.
+    if let Ok(fd) = open_in_root(root, dest, libc::O_PATH) {
+        return Ok(fd);
+    }
     let comps: Vec<&str> = dest
         .split('/')
         .filter(|c| !c.is_empty() && *c != ".")
@@ -182,6 +206,16 @@ pub fn ensure_in_root(root: BorrowedFd, dest: &str, dir: bool) -> Result<OwnedFd
             Err(e) => return Err(Error::sys(format!("resolve {sofar} in rootfs"), e)),
         }
         let name = cstr(c)?;
+        if let Some(target) = dangling_symlink(parent.as_fd(), &name) {
+            let base = if target.starts_with('/') {
+                String::new()
+            } else {
+                sofar[..sofar.len() - c.len() - 1].to_string()
+            };
+            let rest = comps[i + 1..].join("/");
+            let next = format!("{base}/{target}/{rest}");
+            return ensure_in_root_depth(root, &next, dir, depth + 1);
+        }
         if last && !dir {
             // SAFETY: openat relative to a valid directory fd; O_NOFOLLOW|O_EXCL create a new regular file.
             let fd = unsafe {
@@ -222,10 +256,31 @@ pub fn ensure_in_root(root: BorrowedFd, dest: &str, dir: bool) -> Result<OwnedFd
     Ok(parent)
 }
 
+/// The target of `name` in `dir` when it is a symlink (that did not resolve).
+fn dangling_symlink(dir: BorrowedFd, name: &std::ffi::CStr) -> Option<String> {
+    let mut buf = vec![0u8; libc::PATH_MAX as usize];
+    // SAFETY: readlinkat relative to a valid dir fd into a buffer of the given size.
+    let n = unsafe {
+        libc::readlinkat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            buf.as_mut_ptr() as *mut libc::c_char,
+            buf.len(),
+        )
+    };
+    if n <= 0 {
+        return None;
+    }
+    buf.truncate(n as usize);
+    Some(String::from_utf8_lossy(&buf).into_owned())
+}
+
 /// The mount(2) call for one OCI mount, done onto an already-resolved destination fd.
 pub struct MountCtx<'a> {
     pub root: BorrowedFd<'a>,
     pub in_userns: bool,
+    /// Detached idmapped trees prepared by the parent, by mount index (see `crate::idmap`).
+    pub idmap_trees: &'a [(usize, OwnedFd)],
 }
 
 fn is_dir_source(typ: &str, source: &str, opts: &MountOptions) -> bool {
@@ -249,10 +304,24 @@ pub fn mount_entry(ctx: &MountCtx, idx: usize, m: &oci_spec::runtime::Mount) -> 
         .unwrap_or_default();
     let opts = parse_options(m.options().as_deref().unwrap_or(&[]));
     let what = || format!("mounts[{idx}] {dest} (type {typ:?}, source {source:?})");
-    if opts.idmap {
+    let idmap_tree = ctx
+        .idmap_trees
+        .iter()
+        .find(|(i, _)| *i == idx)
+        .map(|(_, fd)| fd.as_fd());
+    if opts.idmap && idmap_tree.is_none() {
         return Err(Error::invalid(format!(
-            "{}: idmapped mounts are not supported yet",
+            "{}: idmapped mount was not prepared (bind mounts only)",
             what()
+        )));
+    }
+    if opts.is_bind() && !opts.data.is_empty() {
+        // The kernel ignores data on a bind mount: an unknown word there is a typo that would
+        // silently leave the mount without the intended flag (runc ignores it; hull refuses).
+        return Err(Error::invalid(format!(
+            "{}: unknown option(s) {:?} for a bind mount",
+            what(),
+            opts.data
         )));
     }
     if typ == "cgroup" || typ == "cgroup2" {
@@ -274,15 +343,21 @@ pub fn mount_entry(ctx: &MountCtx, idx: usize, m: &oci_spec::runtime::Mount) -> 
     } else {
         Some(cstr(&data)?)
     };
+    if let Some(tree) = idmap_tree {
+        crate::idmap::attach(tree, &target)
+            .map_err(|e| Error::sys(format!("move_mount idmapped {}", what()), e))?;
+    }
     if opts.is_bind() {
-        sys::mount(
-            Some(&src),
-            &target,
-            None,
-            opts.flags & (libc::MS_BIND | libc::MS_REC),
-            None,
-            &what,
-        )?;
+        if idmap_tree.is_none() {
+            sys::mount(
+                Some(&src),
+                &target,
+                None,
+                opts.flags & (libc::MS_BIND | libc::MS_REC),
+                None,
+                &what,
+            )?;
+        }
         // Flags other than bind/rec need a remount of the new bind mount (MS_REMOUNT|MS_BIND).
         let extra = opts.flags & !(libc::MS_BIND | libc::MS_REC | libc::MS_REMOUNT);
         if extra != 0 {
@@ -305,13 +380,20 @@ pub fn mount_entry(ctx: &MountCtx, idx: usize, m: &oci_spec::runtime::Mount) -> 
         }
     } else {
         let t = cstr(&typ)?;
+        let what_data = || {
+            if data.is_empty() {
+                what()
+            } else {
+                format!("{} with data {data:?}", what())
+            }
+        };
         let r = sys::mount(
             Some(&src),
             &target,
             Some(&t),
             opts.flags & !libc::MS_REMOUNT,
             data_c.as_deref(),
-            &what,
+            &what_data,
         );
         if let Err(e) = r {
             // Like runc: inside a user namespace, sysfs may only be bind-mounted from the host.
@@ -771,5 +853,16 @@ mod tests {
         // `..` cannot climb out either.
         ensure_in_root(rfd.as_fd(), "/../../x", true).unwrap();
         assert!(root.join("x").is_dir());
+        // A dangling absolute symlink is followed inside the root, and the rest created there.
+        std::os::unix::fs::symlink("/hull-nonexistent-abs/deeper", root.join("dangle")).unwrap();
+        ensure_in_root(rfd.as_fd(), "/dangle/x", true).unwrap();
+        assert!(root.join("hull-nonexistent-abs/deeper/x").is_dir());
+        assert!(!Path::new("/hull-nonexistent-abs").exists());
+        std::os::unix::fs::symlink("rel/target", root.join("dangle2")).unwrap();
+        ensure_in_root(rfd.as_fd(), "/a/../dangle2/f", false).unwrap();
+        assert!(root.join("rel/target/f").is_file());
+        // A loop is an error, not a hang.
+        std::os::unix::fs::symlink("/loop", root.join("loop")).unwrap();
+        assert!(ensure_in_root(rfd.as_fd(), "/loop/x", true).is_err());
     }
 }

@@ -554,3 +554,48 @@ fn start_reports_start_container_hook_failure_and_missing_cwd_is_created() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o), "/not/yet/there\n");
 }
+
+#[test]
+fn falls_back_to_clone_when_clone3_is_filtered() {
+    use std::os::unix::process::CommandExt;
+    // What Docker's default profile and valgrind do: clone3 answers ENOSYS.
+    let profile: oci_spec::runtime::LinuxSeccomp = serde_json::from_value(json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]
+    }))
+    .unwrap();
+    let filter = hull_seccomp::compile(&profile).unwrap();
+    let env = Env::new();
+    let id = env.id("noclone3");
+    let mut cfg = config(&[
+        "sh",
+        "-c",
+        "echo pid=$$; grep -vc ':/$' /proc/self/cgroup; true",
+    ]);
+    cfg["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "cgroup"}));
+    let b = env.bundle("b", &cfg);
+    let mut c = env.cmd(&["run", "-b", b.to_str().unwrap(), &id]);
+    // SAFETY: install() only makes the seccomp syscall on memory compiled before the fork.
+    unsafe {
+        c.pre_exec(move || {
+            filter
+                .install()
+                .map(|_| ())
+                .map_err(|e| std::io::Error::other(e.to_string()))
+        });
+    }
+    let o = c
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.starts_with("pid=1\n"), "{out}");
+    // Every hierarchy shows the container at the root of its own cgroup namespace: no line
+    // names a path below "/" (the cgroup namespace was made after the cgroup was joined).
+    assert_eq!(out.lines().nth(1), Some("0"), "{out}");
+}

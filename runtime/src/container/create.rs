@@ -56,30 +56,17 @@ impl Drop for Cleanup {
     }
 }
 
-/// The resources to apply: the config's, with device rules for `linux.devices` and runc's default
-/// allow-list appended (after the config's own rules, which usually start with "deny all").
+/// The resources to apply: the config's, with the device rules runc ends up with — deny
+/// everything first, then the config's rules in order, then the default allow-list (null, zero,
+/// full, random, urandom, tty, ptmx/pts, mknod). `linux.devices` entries are not allowed
+/// implicitly: a config must allow them in `resources.devices` (runc's behaviour).
 pub fn effective_resources(spec: &oci_spec::runtime::Spec) -> oci_spec::runtime::LinuxResources {
-    use oci_spec::runtime::LinuxDeviceCgroupBuilder;
     let linux = spec.linux().clone().unwrap_or_default();
     let mut res = linux.resources().clone().unwrap_or_default();
-    let mut rules = res.devices().clone().unwrap_or_default();
-    for d in linux.devices().iter().flatten() {
-        if let Ok(r) = LinuxDeviceCgroupBuilder::default()
-            .allow(true)
-            .typ(d.typ())
-            .major(d.major())
-            .minor(d.minor())
-            .access("rwm")
-            .build()
-        {
-            rules.push(r);
-        }
-    }
-    rules.extend(
-        hull_cgroups::default_device_rules()
-            .into_iter()
-            .filter(|r| r.allow()),
-    );
+    let defaults = hull_cgroups::default_device_rules();
+    let mut rules: Vec<_> = defaults.iter().filter(|r| !r.allow()).cloned().collect();
+    rules.extend(res.devices().clone().unwrap_or_default());
+    rules.extend(defaults.into_iter().filter(|r| r.allow()));
     res.set_devices(Some(rules));
     res
 }
@@ -140,7 +127,7 @@ pub fn create(store: &Store, a: &CreateArgs) -> Result<(State, ContainerDir)> {
         Err(Some(e)) => return Err(e.into()),
     };
     let cgroup_fd = mgr.as_ref().and_then(|m| m.open_dir_fd());
-    plan.defer_cgroupns = cgroup_fd.is_none();
+    plan.defer_cgroupns.set(cgroup_fd.is_none());
     let cgroup_json = mgr.as_ref().map(|m| m.path().to_json());
     cleanup.cgroup = mgr;
     let annotations = bundle.spec.annotations().clone().unwrap_or_default();
@@ -157,6 +144,8 @@ pub fn create(store: &Store, a: &CreateArgs) -> Result<(State, ContainerDir)> {
         start_time: 0,
         cgroup_path: cgroup_json,
         systemd_cgroup: a.systemd_cgroup,
+        poststart: hooks::of(&bundle.spec, "poststart"),
+        poststop: hooks::of(&bundle.spec, "poststop"),
     };
     let prestart = hooks::of(&bundle.spec, "prestart");
     let create_runtime = hooks::of(&bundle.spec, "createRuntime");

@@ -51,17 +51,19 @@ fn kill_and_wait(st: &State) -> Result<()> {
 
 /// Remove everything the container owns, then run poststop hooks (failures only warn).
 pub fn destroy(dir: ContainerDir, mut st: State) -> Result<()> {
-    let spec = super::saved_spec(&dir);
     if let Some(cg) = super::cgroup_of(&st) {
         // Processes left in the cgroup (a stopped init's orphans) go first, then the cgroup.
-        let _ = cg.kill_all(libc::SIGKILL);
+        if !cg.pids().unwrap_or_default().is_empty() {
+            let _ = cg.kill_all(libc::SIGKILL);
+        }
         cg.destroy()?;
     }
     dir.remove()?;
     st.status = Status::Stopped;
-    if let Some(spec) = spec {
+    let poststop = std::mem::take(&mut st.poststop);
+    if !poststop.is_empty() {
         let json = serde_json::to_vec(&st.spec_json()).expect("json");
-        for (i, h) in hooks::of(&spec, "poststop").iter().enumerate() {
+        for (i, h) in poststop.iter().enumerate() {
             if let Err(e) = hooks::run("poststop", i, h, &json) {
                 logging::warn(&format!("{e}"));
             }

@@ -108,9 +108,7 @@ pub fn start_locked(dir: &ContainerDir, mut st: State) -> Result<()> {
     }
     st.status = Status::Running;
     dir.save(&st)?;
-    let poststart = super::saved_spec(dir)
-        .map(|s| hooks::of(&s, "poststart"))
-        .unwrap_or_default();
+    let poststart = std::mem::take(&mut st.poststart);
     if !poststart.is_empty() {
         let json = serde_json::to_vec(&st.spec_json()).expect("json");
         for (i, h) in poststart.iter().enumerate() {

@@ -70,6 +70,12 @@ pub struct State {
     pub cgroup_path: Option<String>,
     #[serde(default)]
     pub systemd_cgroup: bool,
+    /// Hooks run by later commands, kept here so that `start` and `delete` need not re-read
+    /// and re-parse the config.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub poststart: Vec<oci_spec::runtime::Hook>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub poststop: Vec<oci_spec::runtime::Hook>,
 }
 
 impl State {
@@ -351,6 +357,8 @@ mod tests {
             start_time: 0,
             cgroup_path: None,
             systemd_cgroup: false,
+            poststart: vec![],
+            poststop: vec![],
         };
         d.save(&st).unwrap();
         drop(d);

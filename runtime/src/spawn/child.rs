@@ -89,7 +89,7 @@ fn run(plan: &Plan, sock: BorrowedFd, fast: bool) -> Result<Infallible> {
     } else {
         slow_path_namespaces(plan, sock)?;
     }
-    if plan.defer_cgroupns && plan.new_ns_flags & libc::CLONE_NEWCGROUP as u64 != 0 {
+    if plan.defer_cgroupns.get() && plan.new_ns_flags & libc::CLONE_NEWCGROUP as u64 != 0 {
         // Now that the parent put us in our cgroup, it becomes the root of our cgroup namespace.
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
             .map_err(|e| Error::sys("unshare cgroup namespace", e))?;
@@ -178,11 +178,19 @@ fn run(plan: &Plan, sock: BorrowedFd, fast: bool) -> Result<Infallible> {
     step("oomScoreAdj");
     if let Some(adj) = plan.oom_score_adj {
         sys::write_file("/proc/self/oom_score_adj", adj.to_string().as_bytes())
-            .map_err(|e| Error::invalid(format!("process.oomScoreAdj {adj}: {e}")))?;
+            .map_err(|e| {
+                Error::invalid(format!(
+                    "process.oomScoreAdj {adj}: {e} (going below the runtime's own value needs CAP_SYS_RESOURCE)"
+                ))
+            })?;
     }
 
     step("rlimits");
     process::apply_rlimits(&plan.rlimits)?;
+
+    step("scheduler");
+    plan.extras.apply()?;
+    plan.extras.apply_lsm()?;
 
     if let Some(p) = plan.personality {
         step("personality");
@@ -371,7 +379,7 @@ fn slow_path_namespaces(plan: &Plan, sock: BorrowedFd) -> Result<()> {
 }
 
 fn unshare_cgroupns(plan: &Plan) -> Result<()> {
-    if plan.new_ns_flags & libc::CLONE_NEWCGROUP as u64 != 0 && !plan.defer_cgroupns {
+    if plan.new_ns_flags & libc::CLONE_NEWCGROUP as u64 != 0 && !plan.defer_cgroupns.get() {
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
             .map_err(|e| Error::sys("unshare cgroup namespace", e))?;
     }
@@ -399,6 +407,7 @@ fn prepare_rootfs(plan: &Plan) -> Result<()> {
     let ctx = rootfs::MountCtx {
         root: root.as_fd(),
         in_userns,
+        idmap_trees: &plan.idmap_trees,
     };
     step("mounts");
     for (i, m) in plan.mounts.iter().enumerate() {

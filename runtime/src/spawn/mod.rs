@@ -80,7 +80,11 @@ pub struct Plan {
     /// The compiled seccomp program (compiled here, in the parent; the child only installs it).
     pub seccomp: Option<hull_seccomp::Compiled>,
     /// A new cgroup namespace must wait until the init joined its cgroup (no CLONE_INTO_CGROUP).
-    pub defer_cgroupns: bool,
+    pub defer_cgroupns: std::cell::Cell<bool>,
+    /// Scheduler, I/O priority, LSM profile (see `crate::sched`).
+    pub extras: crate::sched::ProcessExtras,
+    /// Idmapped bind mounts, prepared here as detached trees by mount index (see `crate::idmap`).
+    pub idmap_trees: Vec<(usize, OwnedFd)>,
 }
 
 fn ns_flag(t: LinuxNamespaceType) -> libc::c_int {
@@ -187,6 +191,11 @@ pub fn plan(b: &Bundle, opts: &CreateOpts, exec_fifo: OwnedFd) -> Result<Plan> {
         None
     };
     let mounts = spec.mounts().clone().unwrap_or_default();
+    let idmap_trees = crate::idmap::prepare(
+        &mounts,
+        linux.uid_mappings().as_deref().unwrap_or(&[]),
+        linux.gid_mappings().as_deref().unwrap_or(&[]),
+    )?;
     let has_devpts = mounts.iter().any(|m| {
         m.destination() == std::path::Path::new("/dev/pts") && m.typ().as_deref() == Some("devpts")
     });
@@ -252,20 +261,7 @@ pub fn plan(b: &Bundle, opts: &CreateOpts, exec_fifo: OwnedFd) -> Result<Plan> {
             }
             (None, false) => None,
         };
-    if let Some(lsm) = process
-        .apparmor_profile()
-        .as_deref()
-        .filter(|s| !s.is_empty())
-    {
-        crate::logging::warn(&format!(
-            "process.apparmorProfile {lsm:?} ignored: AppArmor is not enabled on this host"
-        ));
-    }
-    if let Some(l) = process.selinux_label().as_deref().filter(|s| !s.is_empty()) {
-        crate::logging::warn(&format!(
-            "process.selinuxLabel {l:?} ignored: SELinux is not enabled on this host"
-        ));
-    }
+    let extras = crate::sched::ProcessExtras::plan(spec)?;
     let personality = linux.personality().as_ref().map(|p| match p.domain() {
         oci_spec::runtime::LinuxPersonalityDomain::PerLinux => 0x0000,
         oci_spec::runtime::LinuxPersonalityDomain::PerLinux32 => 0x0008,
@@ -333,7 +329,9 @@ pub fn plan(b: &Bundle, opts: &CreateOpts, exec_fifo: OwnedFd) -> Result<Plan> {
         personality,
         close_in_child: Vec::new(),
         seccomp,
-        defer_cgroupns: false,
+        defer_cgroupns: std::cell::Cell::new(false),
+        extras,
+        idmap_trees,
     })
 }
 
@@ -378,6 +376,27 @@ pub(crate) fn clone3(flags: u64, cgroup_fd: Option<RawFd>) -> nix::Result<libc::
             libc::SYS_clone3,
             &args as *const CloneArgs,
             std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    if rc < 0 {
+        return Err(Errno::last());
+    }
+    Ok(rc as libc::pid_t)
+}
+
+/// clone(2) like fork (no new stack: the child runs on a copy of ours), with namespace flags.
+fn clone_fork(flags: u64) -> nix::Result<libc::pid_t> {
+    // SAFETY: raw clone without CLONE_VM and with a NULL stack duplicates the process like fork
+    // (x86_64/aarch64 argument order: flags, stack, parent_tid, child_tid, tls). The caller is
+    // single-threaded.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (flags as libc::c_ulong) | libc::SIGCHLD as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
         )
     };
     if rc < 0 {
@@ -434,13 +453,23 @@ pub fn spawn(
     let (parent_sock, child_sock) = socketpair()?;
     let fast = plan.joins.is_empty() && plan.time_offsets.is_none();
     let mut flags = if fast { plan.new_ns_flags } else { 0 };
-    if plan.defer_cgroupns {
-        flags &= !(libc::CLONE_NEWCGROUP as u64);
+    let strip = |f: u64| f & !(libc::CLONE_NEWCGROUP as u64);
+    if plan.defer_cgroupns.get() {
+        flags = strip(flags);
     }
     let pid = match clone3(flags, cgroup_fd) {
         Ok(p) => p,
         Err(Errno::EBUSY) | Err(Errno::EOPNOTSUPP) if cgroup_fd.is_some() => {
-            clone3(flags, None).map_err(|e| Error::sys("clone3", e))?
+            // Not into the cgroup at birth after all: the parent adds the pid, the cgroup
+            // namespace waits for that.
+            plan.defer_cgroupns.set(true);
+            clone3(strip(flags), None).map_err(|e| Error::sys("clone3", e))?
+        }
+        Err(Errno::ENOSYS) | Err(Errno::EPERM) => {
+            // clone3 filtered (valgrind, Docker's default seccomp profile): plain clone, which
+            // takes the same namespace flags but cannot place the child in a cgroup.
+            plan.defer_cgroupns.set(true);
+            clone_fork(strip(flags)).map_err(|e| Error::sys("clone", e))?
         }
         Err(e) => return Err(Error::sys("clone3", e)),
     };

@@ -1,0 +1,276 @@
+//! Idmapped bind mounts (`idmap` / `ridmap` mount options, `uidMappings` / `gidMappings` on a mount).
+//!
+//! The work is split where the privileges are:
+//! - in the parent (`hull create`, root in the initial user namespace), before clone: make a
+//!   throw-away user namespace holding the mount's mappings, clone the source tree with
+//!   `open_tree(OPEN_TREE_CLONE)` and give it the mapping with `mount_setattr(MOUNT_ATTR_IDMAP)`.
+//!   Setting an idmap needs CAP_SYS_ADMIN in the user namespace the filesystem was mounted in —
+//!   the host's — which a container init inside its own user namespace no longer has.
+//! - in the container init, before pivot_root: `move_mount` the detached tree (an fd inherited
+//!   through clone) onto the destination, resolved inside the rootfs.
+//!
+//! A mapping line `containerID hostID size` means: a file owned by `containerID` on disk shows
+//! as owned by `hostID` through the mount (the same direction as `linux.uidMappings`, so a
+//! rootfs owned by 0 on disk, mounted with the container's own mappings, is owned by the
+//! container's root).
+
+use crate::error::{Error, Result};
+use nix::errno::Errno;
+use oci_spec::runtime::{LinuxIdMapping, Mount};
+use std::ffi::CStr;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+const OPEN_TREE_CLONE: libc::c_uint = 1;
+const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+/// Follow the /proc/self/fd magic link of the target.
+const MOVE_MOUNT_T_SYMLINKS: libc::c_uint = 0x10;
+
+/// The mappings an idmapped mount uses: its own, or else the container's (`linux.*Mappings`).
+/// Returns the `uid_map` and `gid_map` file contents.
+pub fn mappings_for(
+    idx: usize,
+    m: &Mount,
+    container_uid: &[LinuxIdMapping],
+    container_gid: &[LinuxIdMapping],
+) -> Result<(String, String)> {
+    let own_u = m.uid_mappings().as_deref().unwrap_or(&[]);
+    let own_g = m.gid_mappings().as_deref().unwrap_or(&[]);
+    let (u, g) = match (own_u.is_empty(), own_g.is_empty()) {
+        (false, false) => (own_u, own_g),
+        (true, true) => (container_uid, container_gid),
+        _ => {
+            return Err(Error::invalid(format!(
+                "mounts[{idx}]: uidMappings and gidMappings must be given together"
+            )))
+        }
+    };
+    if u.is_empty() || g.is_empty() {
+        return Err(Error::invalid(format!(
+            "mounts[{idx}]: an idmapped mount needs uidMappings/gidMappings on the mount or a user namespace with mappings (linux.uidMappings)"
+        )));
+    }
+    let fmt = |v: &[LinuxIdMapping]| -> String {
+        v.iter()
+            .map(|x| format!("{} {} {}\n", x.container_id(), x.host_id(), x.size()))
+            .collect()
+    };
+    Ok((fmt(u), fmt(g)))
+}
+
+/// A user namespace holding the given maps, as an fd on /proc/<pid>/ns/user of a short-lived
+/// child (killed and reaped before returning: the fd keeps the namespace alive).
+pub fn userns_with_maps(uid_map: &str, gid_map: &str) -> Result<OwnedFd> {
+    // SAFETY: `hull create` is single-threaded; the child only calls async-signal-safe
+    // functions (unshare, pause, _exit) and never returns into Rust code of the parent.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(Error::sys("fork (idmap user namespace)", Errno::last()));
+    }
+    if pid == 0 {
+        // SAFETY: unshare/pause/_exit with plain arguments in the forked child.
+        unsafe {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+            if libc::unshare(libc::CLONE_NEWUSER) != 0 {
+                libc::_exit(1);
+            }
+            libc::kill(libc::getpid(), libc::SIGSTOP);
+            loop {
+                libc::pause();
+            }
+        }
+    }
+    let result = (|| {
+        // Wait until the child has unshared (it stops itself right after).
+        let mut st = 0;
+        // SAFETY: waitpid on our own child with WUNTRACED.
+        let rc = unsafe { libc::waitpid(pid, &mut st, libc::WUNTRACED) };
+        if rc != pid || !libc::WIFSTOPPED(st) {
+            return Err(Error::invalid(
+                "idmapped mount: could not create a user namespace for the mapping",
+            ));
+        }
+        write(&format!("/proc/{pid}/uid_map"), uid_map, "uidMappings")?;
+        write(&format!("/proc/{pid}/gid_map"), gid_map, "gidMappings")?;
+        let p = crate::sys::cstr(&format!("/proc/{pid}/ns/user"))?;
+        crate::sys::open_path(&p, libc::O_RDONLY)
+            .map_err(|e| Error::sys("open idmap user namespace", e))
+    })();
+    // SAFETY: kill and reap our own child.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+        let mut st = 0;
+        libc::waitpid(pid, &mut st, 0);
+    }
+    result
+}
+
+fn write(path: &str, data: &str, field: &str) -> Result<()> {
+    crate::sys::write_file(path, data.as_bytes())
+        .map_err(|e| Error::invalid(format!("idmapped mount {field} {data:?}: {e}")))
+}
+
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// Clone the tree at `source` (a host path) detached (with its submounts when `rec`), and idmap
+/// it through `userns` (every mount of the tree when `idmap_rec`, else the top one).
+pub fn idmapped_tree(
+    source: &CStr,
+    rec: bool,
+    idmap_rec: bool,
+    userns: BorrowedFd,
+) -> nix::Result<OwnedFd> {
+    let flags = OPEN_TREE_CLONE
+        | libc::O_CLOEXEC as libc::c_uint
+        | if rec {
+            libc::AT_RECURSIVE as libc::c_uint
+        } else {
+            0
+        };
+    // SAFETY: open_tree with AT_FDCWD, a valid NUL-terminated path and flags.
+    let rc = unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, source.as_ptr(), flags) };
+    if rc < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the kernel returned a new fd we own.
+    let tree = unsafe { OwnedFd::from_raw_fd(rc as RawFd) };
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_IDMAP,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: userns.as_raw_fd() as u64,
+    };
+    let at = libc::AT_EMPTY_PATH as libc::c_uint
+        | if idmap_rec {
+            libc::AT_RECURSIVE as libc::c_uint
+        } else {
+            0
+        };
+    // SAFETY: mount_setattr on the detached tree fd with an empty path, a correctly sized attr.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            at,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if rc != 0 {
+        return Err(Errno::last());
+    }
+    Ok(tree)
+}
+
+/// Attach a detached tree onto `target` (a /proc/self/fd path resolved inside the rootfs).
+pub fn attach(tree: BorrowedFd, target: &CStr) -> nix::Result<()> {
+    // SAFETY: move_mount from a detached tree fd (empty path) onto a valid target path.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            target.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_SYMLINKS,
+        )
+    };
+    if rc != 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// Prepare every idmapped mount of a config (in the parent): (mount index, detached tree).
+pub fn prepare(
+    mounts: &[Mount],
+    container_uid: &[LinuxIdMapping],
+    container_gid: &[LinuxIdMapping],
+) -> Result<Vec<(usize, OwnedFd)>> {
+    let mut out = Vec::new();
+    let mut cache: Vec<((String, String), OwnedFd)> = Vec::new();
+    for (i, m) in mounts.iter().enumerate() {
+        let opts = crate::rootfs::parse_options(m.options().as_deref().unwrap_or(&[]));
+        let has_maps = m.uid_mappings().as_ref().is_some_and(|v| !v.is_empty())
+            || m.gid_mappings().as_ref().is_some_and(|v| !v.is_empty());
+        if !opts.idmap && !has_maps {
+            continue;
+        }
+        let dest = m.destination().display();
+        if !opts.is_bind() {
+            return Err(Error::invalid(format!(
+                "mounts[{i}] {dest}: idmapped mounts are supported for bind mounts only (add \"bind\" or \"rbind\")"
+            )));
+        }
+        let maps = mappings_for(i, m, container_uid, container_gid)?;
+        let pos = match cache.iter().position(|(k, _)| *k == maps) {
+            Some(p) => p,
+            None => {
+                let fd = userns_with_maps(&maps.0, &maps.1)
+                    .map_err(|e| Error::invalid(format!("mounts[{i}] {dest}: {e}")))?;
+                cache.push((maps, fd));
+                cache.len() - 1
+            }
+        };
+        let source = m
+            .source()
+            .as_ref()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let rec = opts.flags & libc::MS_REC != 0;
+        let c = crate::sys::cstr(&source)?;
+        let userns = std::os::fd::AsFd::as_fd(&cache[pos].1);
+        let tree = idmapped_tree(&c, rec, rec && opts.idmap_recursive, userns).map_err(|e| {
+            Error::invalid(format!(
+                "mounts[{i}] {dest}: idmapped mount of {source:?}: {e}{}",
+                if e == Errno::EINVAL {
+                    " (the source filesystem may not support idmapped mounts)"
+                } else {
+                    ""
+                }
+            ))
+        })?;
+        out.push((i, tree));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mount(v: serde_json::Value) -> Mount {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn mappings_come_from_the_mount_or_the_container() {
+        let m = mount(
+            serde_json::json!({"destination": "/m", "source": "/s", "options": ["bind", "idmap"],
+            "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 10}],
+            "gidMappings": [{"containerID": 0, "hostID": 2000, "size": 10}]}),
+        );
+        let (u, g) = mappings_for(0, &m, &[], &[]).unwrap();
+        assert_eq!(u, "0 1000 10\n");
+        assert_eq!(g, "0 2000 10\n");
+        let m = mount(
+            serde_json::json!({"destination": "/m", "source": "/s", "options": ["bind", "idmap"]}),
+        );
+        let cu: Vec<LinuxIdMapping> = serde_json::from_value(
+            serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]),
+        )
+        .unwrap();
+        let (u, g) = mappings_for(0, &m, &cu, &cu).unwrap();
+        assert_eq!(u, "0 100000 65536\n");
+        assert_eq!(g, u);
+        let e = mappings_for(3, &m, &[], &[]).unwrap_err().to_string();
+        assert!(e.contains("mounts[3]") && e.contains("uidMappings"), "{e}");
+    }
+}
