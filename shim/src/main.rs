@@ -261,6 +261,7 @@ fn delete(flags: &Flags) -> Result<()> {
         eprintln!("containerd-shim-hull-v2 delete: {e}");
     }
     mount::unmount_all(&bundle.join("rootfs"));
+    service::remove_root(&rt.root);
     let d = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();

@@ -128,8 +128,30 @@ pub fn resolve_binary(name: &str) -> Result<PathBuf, String> {
         .ok_or_else(|| "runtime binary `hull` not found next to the shim or on PATH".to_string())
 }
 
+/// Create the runtime root. Another shim may remove an empty parent at the same moment
+/// ([`remove_root`]): retry then.
+fn make_root(root: &Path) -> std::io::Result<()> {
+    let mut tries = 0;
+    loop {
+        match std::fs::create_dir_all(root) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && tries < 5 => tries += 1,
+            r => return r,
+        }
+    }
+}
+
+/// Remove an empty runtime root, and the default parent (`/run/containerd/hull`) when empty:
+/// shims leave nothing behind. `remove_dir` fails, harmlessly, while anything is inside.
+pub fn remove_root(root: &Path) {
+    if std::fs::remove_dir(root).is_ok() && root.parent() == Some(Path::new(DEFAULT_ROOT_PARENT)) {
+        let _ = std::fs::remove_dir(DEFAULT_ROOT_PARENT);
+    }
+}
+
+const DEFAULT_ROOT_PARENT: &str = "/run/containerd/hull";
+
 pub fn default_root(namespace: &str) -> PathBuf {
-    PathBuf::from("/run/containerd/hull").join(namespace)
+    PathBuf::from(DEFAULT_ROOT_PARENT).join(namespace)
 }
 
 fn read_pid(path: &Path) -> Result<u32, ttrpc::Error> {
@@ -308,7 +330,7 @@ impl Service {
         } else {
             PathBuf::from(&opts.root)
         };
-        std::fs::create_dir_all(&root).map_err(|e| {
+        make_root(&root).map_err(|e| {
             err(
                 Code::INTERNAL,
                 format!("options.Root {}: {e}", root.display()),
@@ -528,7 +550,7 @@ impl Service {
             }
             let _ = std::fs::remove_file(g.bundle.join("init.pid"));
             // The per-namespace state root goes with its last container (fails while not empty).
-            let _ = std::fs::remove_dir(&self.runtime(&g)?.root);
+            remove_root(&self.runtime(&g)?.root);
             g.deleted = true;
             let mut ev = TaskDelete::new();
             ev.container_id = self.id.clone();
@@ -629,7 +651,7 @@ impl Task for Service {
                     } else {
                         PathBuf::from(o.root)
                     };
-                    let _ = std::fs::remove_dir(root);
+                    remove_root(&root);
                 }
             }
         })?;

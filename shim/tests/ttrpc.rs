@@ -465,6 +465,7 @@ fn bootstrap_delete_prints_a_delete_response() {
         !fx.root().join(&fx.id).exists(),
         "container deleted from the runtime"
     );
+    assert!(!fx.root().exists(), "empty runtime root removed");
     assert!(!fx.rootfs_mounted());
 }
 
