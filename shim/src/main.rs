@@ -1,12 +1,277 @@
-//! containerd-shim-hull-v2: not implemented yet.
+//! containerd-shim-hull-v2: a small, long-lived containerd shim v2 (ttrpc, synchronous).
 //!
-//! The shim is scheduled after the runtime (see README "What does not work yet").
-//! Until then it refuses clearly instead of pretending to work.
+//! `start` launches the long-lived shim (this binary without a command, plus `-socket`), waits
+//! until it listens, writes the `address` file in the bundle and prints the address. `delete`
+//! cleans up after a shim that died. See docs/shim.md.
+
+mod args;
+mod events;
+mod exit;
+mod mount;
+mod options;
+mod reaper;
+mod runtime;
+mod service;
+mod stats;
+mod stdio;
+mod table;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{mpsc, Arc};
+
+use anyhow::{anyhow, bail, Context, Result};
+use args::{Action, Flags};
 
 fn main() {
-    eprintln!(
-        "containerd-shim-hull-v2: not supported yet; use containerd's runc shim with \
-         `--runc-binary /path/to/hull` (see README)"
-    );
-    std::process::exit(1);
+    // Before any thread exists: SIGCHLD is taken by the reaper thread with sigwait.
+    if let Err(e) = reaper::block_sigchld() {
+        eprintln!("containerd-shim-hull-v2: block SIGCHLD: {e}");
+        std::process::exit(1);
+    }
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let r =
+        args::parse(argv)
+            .map_err(anyhow::Error::from)
+            .and_then(|(flags, action)| match action {
+                Action::Version => {
+                    println!("containerd-shim-hull-v2:");
+                    println!("  Version:  {}", env!("CARGO_PKG_VERSION"));
+                    println!("  Runtime:  hull (runc-compatible CLI)");
+                    Ok(())
+                }
+                Action::Start => start(&flags),
+                Action::Delete => delete(&flags),
+                Action::Serve => serve(&flags),
+            });
+    if let Err(e) = r {
+        eprintln!("containerd-shim-hull-v2: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+/// `start`: launch the long-lived shim and print its address.
+fn start(flags: &Flags) -> Result<()> {
+    let bundle = std::env::current_dir().context("current directory (the bundle)")?;
+    let socket = args::socket_path(&flags.address, &flags.namespace, &flags.id);
+    let address = format!("unix://{socket}");
+    if Path::new(&socket).exists() {
+        if std::os::unix::net::UnixStream::connect(&socket).is_ok() {
+            // A shim for this container already serves: hand out its address.
+            write_address(&bundle, &address)?;
+            print!("{address}");
+            return Ok(());
+        }
+        let _ = std::fs::remove_file(&socket);
+    }
+    let exe = std::env::current_exe().context("locate own binary")?;
+    let mut c = Command::new(exe);
+    c.args([
+        "-namespace",
+        &flags.namespace,
+        "-address",
+        &flags.address,
+        "-publish-binary",
+        &flags.publish_binary,
+    ])
+    .args(["-id", &flags.id, "-socket", &socket, "-bundle"])
+    .arg(&bundle)
+    .current_dir(&bundle)
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(shim_log(&bundle));
+    if flags.debug {
+        c.arg("-debug");
+    }
+    let mut child = c.spawn().context("launch the long-lived shim")?;
+    // The shim writes one line once it listens (or why it cannot), then drops this pipe.
+    let mut line = String::new();
+    if let Some(out) = child.stdout.take() {
+        BufReader::new(out)
+            .read_line(&mut line)
+            .context("read the shim's readiness line")?;
+    }
+    if line.trim() != "ok" {
+        let _ = child.wait();
+        bail!(
+            "shim did not start: {}",
+            if line.trim().is_empty() {
+                "exited without a word"
+            } else {
+                line.trim()
+            }
+        );
+    }
+    write_address(&bundle, &address)?;
+    print!("{address}");
+    std::io::stdout().flush()?;
+    Ok(())
+}
+
+/// Where the long-lived shim's stderr goes: the bundle's `log` fifo when containerd reads it.
+fn shim_log(bundle: &Path) -> Stdio {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(bundle.join("log"))
+        .map(Stdio::from)
+        .unwrap_or_else(|_| Stdio::null())
+}
+
+fn write_address(bundle: &Path, address: &str) -> Result<()> {
+    let tmp = bundle.join(".address.tmp");
+    std::fs::write(&tmp, address).with_context(|| format!("write {}", tmp.display()))?;
+    std::fs::rename(&tmp, bundle.join("address")).context("write the address file")?;
+    Ok(())
+}
+
+/// The long-lived shim.
+fn serve(flags: &Flags) -> Result<()> {
+    // One malloc arena for all threads: glibc would give each thread that allocates its own.
+    // SAFETY: mallopt only tunes the allocator; called before any other thread exists.
+    unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
+    // New session: containerd's process group signals must not reach us.
+    let _ = nix::unistd::setsid();
+    // SAFETY: prctl(PR_SET_CHILD_SUBREAPER, 1) takes plain integers.
+    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
+        return ready_fail(anyhow!(
+            "PR_SET_CHILD_SUBREAPER: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    match listen(flags) {
+        Ok(()) => Ok(()),
+        Err(e) => ready_fail(e),
+    }
+}
+
+fn ready_fail(e: anyhow::Error) -> Result<()> {
+    println!("{e:#}");
+    Err(e)
+}
+
+fn listen(flags: &Flags) -> Result<()> {
+    let (work_tx, work_rx) = mpsc::channel::<service::Work>();
+    let reaper_tx = work_tx.clone();
+    let monitor = reaper::Monitor::start(Box::new(move |e| {
+        let _ = reaper_tx.send(service::Work::Exit(e));
+    }))
+    .context("start the reaper thread")?;
+    let (down_tx, down_rx) = mpsc::channel::<()>();
+    let svc = Arc::new(service::Service::new(
+        flags.id.clone(),
+        flags.namespace.clone(),
+        flags.address.clone(),
+        flags.publish_binary.clone(),
+        monitor,
+        work_tx,
+        down_tx,
+    ));
+    let worker = Arc::clone(&svc);
+    std::thread::Builder::new()
+        .name("worker".into())
+        .stack_size(256 * 1024)
+        .spawn(move || {
+            for w in work_rx {
+                worker.work(w);
+            }
+        })
+        .context("start the worker thread")?;
+
+    // containerd 1.6 calls containerd.task.v2.Task; containerd 2 may call v3. Same messages.
+    let mut methods = containerd_shim_protos::create_task(svc.clone());
+    let v2: HashMap<_, _> = containerd_shim_protos::create_task(svc.clone())
+        .into_iter()
+        .map(|(k, v)| {
+            (
+                k.replace("/containerd.task.v3.Task/", "/containerd.task.v2.Task/"),
+                v,
+            )
+        })
+        .collect();
+    methods.extend(v2);
+
+    let socket = PathBuf::from(&flags.socket);
+    if let Some(dir) = socket.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    }
+    let _ = std::fs::remove_file(&socket);
+    let mut server = ttrpc::Server::new()
+        .bind(&format!("unix://{}", socket.display()))
+        .with_context(|| format!("listen on {}", socket.display()))?
+        .register_service(methods)
+        // Fewer idle workers than ttrpc's default (3, up to 5): one idle worker suffices, a new
+        // one is spawned whenever the idle count drops below the minimum (e.g. a blocked Wait).
+        .set_thread_count_min(1)
+        .set_thread_count_default(2)
+        .set_thread_count_max(3);
+    server.start().context("start the ttrpc server")?;
+
+    // Tell `start` we listen, then let go of its pipe.
+    println!("ok");
+    std::io::stdout().flush()?;
+    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+        // SAFETY: dup2 onto fd 1 with a valid open fd; replaces stdout atomically.
+        unsafe { libc::dup2(null.as_raw_fd(), 1) };
+    }
+
+    let _ = down_rx.recv();
+    let _ = std::fs::remove_file(&socket);
+    let _server = server.stop_listen();
+    // The Shutdown reply is written by a worker right after its handler returned; give it a
+    // moment before the process goes (containerd also accepts a closed connection here).
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    std::process::exit(0);
+}
+
+/// `delete`: the shim is gone; remove the container and report it killed.
+fn delete(flags: &Flags) -> Result<()> {
+    use protobuf::Message;
+    let bundle = if flags.bundle.is_empty() {
+        std::env::current_dir().context("current directory (the bundle)")?
+    } else {
+        PathBuf::from(&flags.bundle)
+    };
+    let saved: Option<service::Saved> = std::fs::read(bundle.join(service::SAVED_FILE))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let (binary, root) = match saved {
+        Some(s) => (s.binary, s.root),
+        None => (
+            service::resolve_binary("").map_err(|e| anyhow!(e))?,
+            service::default_root(&flags.namespace),
+        ),
+    };
+    let (tx, _rx) = mpsc::channel();
+    let monitor = reaper::Monitor::start(Box::new(move |e| {
+        let _ = tx.send(e);
+    }))?;
+    let rt = runtime::Runtime {
+        binary,
+        root,
+        log: bundle.join("log.json"),
+        monitor,
+    };
+    if let Err(e) = rt.delete(&flags.id, true) {
+        // Already gone is fine: delete must be idempotent.
+        eprintln!("containerd-shim-hull-v2 delete: {e}");
+    }
+    mount::unmount_all(&bundle.join("rootfs"));
+    service::remove_root(&rt.root);
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut r = containerd_shim_protos::api::DeleteResponse::new();
+    r.exit_status = 128 + libc::SIGKILL as u32;
+    let mut t = protobuf::well_known_types::timestamp::Timestamp::new();
+    t.seconds = d.as_secs() as i64;
+    t.nanos = d.subsec_nanos() as i32;
+    r.exited_at = protobuf::MessageField::some(t);
+    std::io::stdout().write_all(&r.write_to_bytes()?)?;
+    std::io::stdout().flush()?;
+    Ok(())
 }

@@ -1,0 +1,227 @@
+//! A small typed wrapper around the runtime's CLI (`hull`, or any runc-compatible binary).
+//! Every call is a fresh process spawned through the [`Monitor`], so the shim never forks from
+//! its threads itself and never links the runtime.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use crate::exit::exit_status;
+use crate::reaper::Monitor;
+
+#[derive(Debug)]
+pub struct RuntimeError {
+    pub command: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for RuntimeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.command, self.message)
+    }
+}
+
+pub type Result<T> = std::result::Result<T, RuntimeError>;
+
+/// stdio handed to a container process (created/exec'd).
+pub struct ProcIo {
+    pub stdin: Option<File>,
+    pub stdout: Option<File>,
+    pub stderr: Option<File>,
+}
+
+pub struct Runtime {
+    pub binary: PathBuf,
+    pub root: PathBuf,
+    pub log: PathBuf,
+    pub monitor: Arc<Monitor>,
+}
+
+fn to_stdio(f: Option<File>) -> Stdio {
+    f.map(Stdio::from).unwrap_or_else(Stdio::null)
+}
+
+/// The message of the last `{"level":"error",...}` line of a runtime's json log.
+pub fn last_log_error(log: &str) -> Option<String> {
+    log.lines().rev().find_map(|l| {
+        let v: serde_json::Value = serde_json::from_str(l).ok()?;
+        (v.get("level")?.as_str()? == "error")
+            .then(|| v.get("msg")?.as_str().map(str::to_string))?
+    })
+}
+
+impl Runtime {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(&self.binary);
+        c.arg("--root")
+            .arg(&self.root)
+            .arg("--log")
+            .arg(&self.log)
+            .arg("--log-format")
+            .arg("json");
+        c.args(args);
+        c
+    }
+
+    fn describe(&self, args: &[&str]) -> String {
+        format!("{} {}", self.binary.display(), args.join(" "))
+    }
+
+    /// Run with the given stdio (or null), capture stderr, check the status.
+    fn run(&self, args: &[&str], io: Option<ProcIo>, capture_stdout: bool) -> Result<Vec<u8>> {
+        let mut c = self.command(args);
+        match io {
+            Some(io) => {
+                c.stdin(to_stdio(io.stdin))
+                    .stdout(to_stdio(io.stdout))
+                    .stderr(to_stdio(io.stderr));
+            }
+            None => {
+                c.stdin(Stdio::null())
+                    .stdout(if capture_stdout {
+                        Stdio::piped()
+                    } else {
+                        Stdio::null()
+                    })
+                    .stderr(Stdio::piped());
+            }
+        }
+        let log_len = std::fs::metadata(&self.log).map(|m| m.len()).unwrap_or(0);
+        let out = self.monitor.output(&mut c).map_err(|e| RuntimeError {
+            command: self.describe(args),
+            message: format!("cannot run: {e}"),
+        })?;
+        let code = exit_status(out.raw_status);
+        if code != 0 {
+            let new_log = std::fs::read(&self.log)
+                .ok()
+                .map(|b| {
+                    String::from_utf8_lossy(b.get(log_len as usize..).unwrap_or(&[])).into_owned()
+                })
+                .unwrap_or_default();
+            let message = last_log_error(&new_log)
+                .or_else(|| {
+                    let s = String::from_utf8_lossy(&out.stderr).trim().to_string();
+                    (!s.is_empty()).then_some(s)
+                })
+                .unwrap_or_else(|| format!("exit status {code}"));
+            return Err(RuntimeError {
+                command: self.describe(args),
+                message,
+            });
+        }
+        Ok(out.stdout)
+    }
+
+    pub fn create(
+        &self,
+        id: &str,
+        bundle: &Path,
+        pid_file: &Path,
+        console: Option<&Path>,
+        io: ProcIo,
+    ) -> Result<()> {
+        let b = bundle.to_string_lossy();
+        let p = pid_file.to_string_lossy();
+        let mut args = vec!["create", "--bundle", &b, "--pid-file", &p];
+        let c;
+        if let Some(cs) = console {
+            c = cs.to_string_lossy();
+            args.extend(["--console-socket", &c]);
+        }
+        args.push(id);
+        self.run(&args, Some(io), false).map(drop)
+    }
+
+    pub fn exec(
+        &self,
+        id: &str,
+        process: &Path,
+        pid_file: &Path,
+        console: Option<&Path>,
+        io: ProcIo,
+    ) -> Result<()> {
+        let pr = process.to_string_lossy();
+        let p = pid_file.to_string_lossy();
+        let mut args = vec!["exec", "--detach", "--pid-file", &p, "--process", &pr];
+        let c;
+        if let Some(cs) = console {
+            c = cs.to_string_lossy();
+            args.extend(["--console-socket", &c]);
+        }
+        args.push(id);
+        self.run(&args, Some(io), false).map(drop)
+    }
+
+    pub fn start(&self, id: &str) -> Result<()> {
+        self.run(&["start", id], None, false).map(drop)
+    }
+
+    pub fn delete(&self, id: &str, force: bool) -> Result<()> {
+        let args: &[&str] = if force {
+            &["delete", "--force", id]
+        } else {
+            &["delete", id]
+        };
+        self.run(args, None, false).map(drop)
+    }
+
+    pub fn kill(&self, id: &str, signal: u32, all: bool) -> Result<()> {
+        let s = signal.to_string();
+        let args: &[&str] = if all {
+            &["kill", "--all", id, &s]
+        } else {
+            &["kill", id, &s]
+        };
+        self.run(args, None, false).map(drop)
+    }
+
+    pub fn pause(&self, id: &str) -> Result<()> {
+        self.run(&["pause", id], None, false).map(drop)
+    }
+
+    pub fn resume(&self, id: &str) -> Result<()> {
+        self.run(&["resume", id], None, false).map(drop)
+    }
+
+    pub fn update(&self, id: &str, resources: &Path) -> Result<()> {
+        let r = resources.to_string_lossy();
+        self.run(&["update", "--resources", &r, id], None, false)
+            .map(drop)
+    }
+
+    /// `ps --format json`: the container's pids.
+    pub fn ps(&self, id: &str) -> Result<Vec<u32>> {
+        let out = self.run(&["ps", "--format", "json", id], None, true)?;
+        serde_json::from_slice(&out).map_err(|e| RuntimeError {
+            command: self.describe(&["ps", "--format", "json", id]),
+            message: format!("output is not a JSON list of pids: {e}"),
+        })
+    }
+
+    /// `events --stats`: one JSON object `{"type":"stats","data":{...}}`.
+    pub fn stats(&self, id: &str) -> Result<serde_json::Value> {
+        let out = self.run(&["events", "--stats", id], None, true)?;
+        serde_json::from_slice(&out).map_err(|e| RuntimeError {
+            command: self.describe(&["events", "--stats", id]),
+            message: format!("output is not JSON: {e}"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_error_line_wins() {
+        let log = "{\"level\":\"error\",\"msg\":\"first\"}\n{\"level\":\"warning\",\"msg\":\"w\"}\n\
+                   {\"level\":\"error\",\"msg\":\"container not found\"}\n{\"level\":\"info\",\"msg\":\"i\"}\n";
+        assert_eq!(last_log_error(log).as_deref(), Some("container not found"));
+        assert_eq!(
+            last_log_error("not json\n{\"level\":\"info\",\"msg\":\"x\"}"),
+            None
+        );
+    }
+}
