@@ -599,3 +599,33 @@ fn falls_back_to_clone_when_clone3_is_filtered() {
     // names a path below "/" (the cgroup namespace was made after the cgroup was joined).
     assert_eq!(out.lines().nth(1), Some("0"), "{out}");
 }
+
+#[test]
+fn overlay_mount_from_config() {
+    let env = Env::new();
+    let id = env.id("overlay");
+    let base = env.tmp.path().join("ov");
+    for d in ["lower", "upper", "work"] {
+        std::fs::create_dir_all(base.join(d)).unwrap();
+    }
+    std::fs::write(base.join("lower/from-lower"), "lower-data").unwrap();
+    let mut cfg = config(&["sh", "-c", "cat /mnt/from-lower; echo new > /mnt/written; grep ' /mnt ' /proc/self/mountinfo | grep -c overlay"]);
+    cfg["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/mnt", "type": "overlay", "source": "overlay",
+        "options": [
+            format!("lowerdir={}", base.join("lower").display()),
+            format!("upperdir={}", base.join("upper").display()),
+            format!("workdir={}", base.join("work").display())
+        ]
+    }));
+    let b = env.bundle("b", &cfg);
+    let o = env.hull(&["run", "-b", b.to_str().unwrap(), &id]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "lower-data1\n");
+    // The write went to the upper layer on the host, the lower one is untouched.
+    assert_eq!(
+        std::fs::read_to_string(base.join("upper/written")).unwrap(),
+        "new\n"
+    );
+    assert!(!base.join("lower/written").exists());
+}
