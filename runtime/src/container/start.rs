@@ -31,25 +31,11 @@ pub fn start_locked(dir: &ContainerDir, mut st: State) -> Result<()> {
     let fd = sys::open_path(&c, libc::O_RDONLY | libc::O_NONBLOCK)
         .map_err(|e| Error::sys(format!("open {}", fifo.display()), e))?;
     let pidfd = super::pidfd_for(st.pid, st.start_time);
+    let pidfd_raw = pidfd.as_ref().map_or(-1, |p| p.as_raw_fd());
+    // First the init's "0": it is about to exec.
     loop {
-        let mut fds = [
-            libc::pollfd {
-                fd: fd.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: pidfd.as_ref().map_or(-1, |p| p.as_raw_fd()),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
-        // SAFETY: poll on valid pollfds (a negative fd is ignored by poll).
-        let rc = unsafe { libc::poll(fds.as_mut_ptr(), 2, 1000) };
-        if rc < 0 && Errno::last() != Errno::EINTR {
-            return Err(Error::sys("poll exec fifo", Errno::last()));
-        }
-        if fds[0].revents & libc::POLLIN != 0 {
+        let (fifo_ev, init_ev) = poll2(fd.as_raw_fd(), pidfd_raw)?;
+        if fifo_ev & libc::POLLIN != 0 {
             let mut b = [0u8; 1];
             // SAFETY: read into a valid one-byte buffer.
             let n = unsafe { libc::read(fd.as_raw_fd(), b.as_mut_ptr() as *mut libc::c_void, 1) };
@@ -57,7 +43,7 @@ pub fn start_locked(dir: &ContainerDir, mut st: State) -> Result<()> {
                 break;
             }
         }
-        if fds[1].revents != 0 || pidfd.is_none() {
+        if init_ev != 0 || pidfd.is_none() {
             return Err(Error::State(format!(
                 "cannot start container {}: its init process exited before start",
                 st.id
@@ -65,26 +51,13 @@ pub fn start_locked(dir: &ContainerDir, mut st: State) -> Result<()> {
         }
     }
     // The init keeps its end open until execve closes it: wait for that, or for its error report.
+    // (When the init dies, its end closes too: the fifo reports the hang-up.)
     let mut report = Vec::new();
     loop {
-        let mut fds = [
-            libc::pollfd {
-                fd: fd.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: pidfd.as_ref().map_or(-1, |p| p.as_raw_fd()),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
-        // SAFETY: poll on valid pollfds.
-        let rc = unsafe { libc::poll(fds.as_mut_ptr(), 2, 1000) };
-        if rc < 0 && Errno::last() != Errno::EINTR {
+        let Ok((fifo_ev, _)) = poll2(fd.as_raw_fd(), pidfd_raw) else {
             break;
-        }
-        if fds[0].revents & (libc::POLLIN | libc::POLLHUP) != 0 {
+        };
+        if fifo_ev & (libc::POLLIN | libc::POLLHUP) != 0 {
             let mut b = [0u8; 4096];
             // SAFETY: read into a valid buffer.
             let n =
@@ -96,10 +69,6 @@ pub fn start_locked(dir: &ContainerDir, mut st: State) -> Result<()> {
             if n == 0 || Errno::last() != Errno::EAGAIN {
                 break;
             }
-        }
-        if fds[1].revents != 0 && fds[0].revents == 0 {
-            // The init died without closing cleanly: the fifo will report EOF next round.
-            continue;
         }
     }
     let _ = std::fs::remove_file(&fifo);
@@ -118,4 +87,26 @@ pub fn start_locked(dir: &ContainerDir, mut st: State) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// poll(2) the exec fifo and the init's pidfd (-1: none) for up to a second; their revents.
+fn poll2(fifo: i32, pidfd: i32) -> Result<(i16, i16)> {
+    let mut fds = [
+        libc::pollfd {
+            fd: fifo,
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: pidfd,
+            events: libc::POLLIN,
+            revents: 0,
+        },
+    ];
+    // SAFETY: poll on valid pollfds (a negative fd is ignored by poll).
+    let rc = unsafe { libc::poll(fds.as_mut_ptr(), 2, 1000) };
+    if rc < 0 && Errno::last() != Errno::EINTR {
+        return Err(Error::sys("poll exec fifo", Errno::last()));
+    }
+    Ok((fds[0].revents, fds[1].revents))
 }
