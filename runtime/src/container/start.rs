@@ -53,10 +53,7 @@ pub fn start_locked(dir: &ContainerDir, mut st: State) -> Result<()> {
     // The init keeps its end open until execve closes it: wait for that, or for its error report.
     // (When the init dies, its end closes too: the fifo reports the hang-up.)
     let mut report = Vec::new();
-    loop {
-        let Ok((fifo_ev, _)) = poll2(fd.as_raw_fd(), pidfd_raw) else {
-            break;
-        };
+    while let Ok((fifo_ev, _)) = poll2(fd.as_raw_fd(), pidfd_raw) {
         if fifo_ev & (libc::POLLIN | libc::POLLHUP) != 0 {
             let mut b = [0u8; 4096];
             // SAFETY: read into a valid buffer.
