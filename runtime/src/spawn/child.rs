@@ -203,45 +203,18 @@ fn run(plan: &Plan, sock: BorrowedFd, fast: bool) -> Result<Infallible> {
     step("exec lookup");
     let exe = process::find_executable(&plan.args[0].to_string_lossy(), &plan.env_strings)?;
 
-    if let Some(sc) = &plan.seccomp {
-        if sc.uses_notify() || !plan.nnp {
-            // Without no_new_privs the filter must go in while we still hold CAP_SYS_ADMIN; a
-            // notify filter must go in before Ready so its fd reaches the listener now.
-            step("seccomp");
-            if let Some(fd) = sc.install()? {
-                proto::send_fd(sock, &Msg::SeccompFd.encode(), fd.as_fd())
-                    .map_err(|e| Error::sys("send seccomp notify fd", e))?;
-            }
-        }
-    }
+    install_early_seccomp(plan.seccomp.as_ref(), plan.nnp, sock, step)?;
 
     step("user");
-    if let Some(c) = &plan.caps {
-        process::apply_bounding(c)?;
-    }
-    let setgroups_ok = std::fs::read_to_string("/proc/self/setgroups")
-        .map(|s| s.trim() != "deny")
-        .unwrap_or(true);
-    process::switch_user(plan.uid, plan.gid, &plan.groups, setgroups_ok)?;
+    become_user(plan.caps.as_ref(), plan.uid, plan.gid, &plan.groups, step)?;
     // The credential change left us non-dumpable: until exec, no process in the container can
     // open /proc/<init>/exe or /proc/<init>/fd (the host binary and our fds). Keep it that way.
-    step("capabilities");
-    if let Some(c) = &plan.caps {
-        process::apply_caps(c)?;
-    }
     step("cwd");
     nix::unistd::chdir(plan.cwd.as_str())
         .map_err(|e| Error::sys(format!("chdir to process.cwd {}", plan.cwd), e))?;
 
     step("fds");
-    // Everything above stdio and the preserved fds is closed on exec.
-    let first = 3 + plan.preserve_fds.max(0) as u32;
-    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only marks fds; no memory is touched.
-    unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 4u32) };
-    for fd in 3..first as i32 {
-        // SAFETY: clearing FD_CLOEXEC on inherited, preserved fds.
-        unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
-    }
+    close_on_exec_above(plan.preserve_fds);
 
     step("ready");
     // `hull create` exits once we are ready: from here on its death must not kill us.
@@ -533,5 +506,61 @@ fn reset_signals() {
         libc::sigemptyset(&mut set);
         libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+/// Without no_new_privs a seccomp filter must go in while we still hold CAP_SYS_ADMIN; a notify
+/// filter must go in before the parent stops listening, so its fd can reach the agent. Otherwise
+/// the filter waits until right before execve. Shared by the init and `hull exec` (each passes
+/// its own step recorder, so errors name the step of the process that failed).
+pub(super) fn install_early_seccomp(
+    seccomp: Option<&hull_seccomp::Compiled>,
+    nnp: bool,
+    sock: BorrowedFd,
+    step: fn(&'static str),
+) -> Result<()> {
+    if let Some(sc) = seccomp {
+        if sc.uses_notify() || !nnp {
+            step("seccomp");
+            if let Some(fd) = sc.install()? {
+                proto::send_fd(sock, &Msg::SeccompFd.encode(), fd.as_fd())
+                    .map_err(|e| Error::sys("send seccomp notify fd", e))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Bounding set, then groups/gid/uid (keeping capabilities across), then the other four sets.
+pub(super) fn become_user(
+    caps: Option<&process::CapPlan>,
+    uid: u32,
+    gid: u32,
+    groups: &[u32],
+    step: fn(&'static str),
+) -> Result<()> {
+    if let Some(c) = caps {
+        process::apply_bounding(c)?;
+    }
+    let setgroups_ok = std::fs::read_to_string("/proc/self/setgroups")
+        .map(|s| s.trim() != "deny")
+        .unwrap_or(true);
+    process::switch_user(uid, gid, groups, setgroups_ok)?;
+    step("capabilities");
+    if let Some(c) = caps {
+        process::apply_caps(c)?;
+    }
+    Ok(())
+}
+
+/// Every fd above stdio and the `preserve` fds after them is closed on exec; the preserved ones
+/// are kept open.
+pub(super) fn close_on_exec_above(preserve: i32) {
+    let first = 3 + preserve.max(0) as u32;
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only marks fds; no memory is touched.
+    unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 4u32) };
+    for fd in 3..first as i32 {
+        // SAFETY: clearing FD_CLOEXEC on inherited, preserved fds.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
     }
 }

@@ -22,6 +22,7 @@
 //! until execve, so no container process can open `/proc/<pid>/exe` (the hull binary) or its fds
 //! while it is visible in the container's pid namespace (CVE-2019-5736).
 
+use super::child;
 use super::proto::{self, Msg};
 use crate::error::{Error, Result};
 use crate::process::{self, CapPlan, Rlimit};
@@ -237,39 +238,15 @@ fn child_run(plan: &ExecPlan, sock: BorrowedFd) -> Result<Infallible> {
         .map_err(|e| Error::sys(format!("chdir to cwd {}", plan.cwd), e))?;
     step("exec lookup");
     let exe = process::find_executable(&plan.args[0].to_string_lossy(), &plan.env_strings)?;
-    if let Some(sc) = &plan.seccomp {
-        if sc.uses_notify() || !plan.nnp {
-            step("seccomp");
-            if let Some(fd) = sc.install()? {
-                proto::send_fd(sock, &Msg::SeccompFd.encode(), fd.as_fd())
-                    .map_err(|e| Error::sys("send seccomp notify fd", e))?;
-            }
-        }
-    }
+    child::install_early_seccomp(plan.seccomp.as_ref(), plan.nnp, sock, step)?;
     step("user");
-    if let Some(c) = &plan.caps {
-        process::apply_bounding(c)?;
-    }
-    let setgroups_ok = std::fs::read_to_string("/proc/self/setgroups")
-        .map(|s| s.trim() != "deny")
-        .unwrap_or(true);
-    process::switch_user(plan.uid, plan.gid, &plan.groups, setgroups_ok)?;
-    step("capabilities");
-    if let Some(c) = &plan.caps {
-        process::apply_caps(c)?;
-    }
+    child::become_user(plan.caps.as_ref(), plan.uid, plan.gid, &plan.groups, step)?;
     step("cwd");
     // Again as the target user: a cwd it may not enter is an error, as for the init.
     nix::unistd::chdir(plan.cwd.as_str())
         .map_err(|e| Error::sys(format!("chdir to cwd {}", plan.cwd), e))?;
     step("fds");
-    let first = 3 + plan.preserve_fds.max(0) as u32;
-    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only marks fds; no memory is touched.
-    unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 4u32) };
-    for fd in 3..first as i32 {
-        // SAFETY: clearing FD_CLOEXEC on inherited, preserved fds.
-        unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
-    }
+    child::close_on_exec_above(plan.preserve_fds);
     step("exec");
     if plan.nnp {
         // SAFETY: prctl with integer arguments.
