@@ -1,4 +1,3 @@
-use clap::Parser;
 use hull::cli::{Cli, Cmd, CreateFlags, ExecFlags, UpdateFlags};
 use hull::container::{self, create::CreateArgs, Store};
 use hull::error::{Error, Result};
@@ -144,7 +143,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = hull::cli::parse_or_exit();
     if let Err(e) = logging::init(cli.log.as_deref(), cli.log_format == "json", cli.debug) {
         eprintln!("hull: cannot open log file {:?}: {e}", cli.log);
         std::process::exit(1);

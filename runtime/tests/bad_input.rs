@@ -176,3 +176,37 @@ fn verbs_on_unknown_container() {
     let o = env.hull(&["kill", "x", "SIGNOPE"]);
     assert!(stderr(&o).contains("SIGNOPE"));
 }
+
+#[test]
+fn command_line_mistakes_exit_2_naming_the_flag_and_leave_nothing() {
+    let env = Env::new();
+    let b = env.bundle("b", &config(&["true"]));
+    let b = b.to_str().unwrap();
+    let id = env.id("cli");
+    let cases: [(Vec<&str>, &str); 6] = [
+        (
+            vec!["create", "-b", b, "--no-such-flag", &id],
+            "--no-such-flag",
+        ),
+        (vec!["create", "-b", b, "-Z", &id], "-Z"),
+        (vec!["create", "-b", b], "<container-id>"),
+        (vec!["create", "-b", b, &id, "extra"], "\"extra\""),
+        (
+            vec!["--log-format", "xml", "create", "-b", b, &id],
+            "--log-format",
+        ),
+        (vec!["crate", "-b", b, &id], "\"crate\""),
+    ];
+    for (args, needle) in cases {
+        let o = env.hull(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(needle), "{args:?}: {}", stderr(&o));
+        let left = std::fs::read_dir(&env.root).map(|r| r.count()).unwrap_or(0);
+        assert_eq!(left, 0, "{args:?} left state behind");
+    }
+    // Help and version go to stdout with status 0.
+    let o = env.hull(&["--version"]);
+    assert!(o.status.success() && stdout(&o).starts_with("hull version "));
+    let o = env.hull(&["create", "--help"]);
+    assert!(o.status.success() && stdout(&o).contains("--pid-file"));
+}
