@@ -9,7 +9,7 @@ BENCH_ARGS ?=
 # Build what the bench can use; a build failure only turns hull's rows into "failed: ...".
 bench-build:
 	@if echo " $(RUNTIMES) " | grep -q " hull "; then \
-	    $(CARGO) build --release -p hull -p containerd-shim-hull \
+	    { $(BUILD_HULL_RELEASE) && $(CARGO) build --release -p containerd-shim-hull; } \
 	        || echo "bench: hull did not build; its rows will say so" >&2; \
 	fi
 	@if [ -f seccomp/examples/compile_bench.rs ]; then \
@@ -28,5 +28,5 @@ bench-quick:
 
 # Where the time of one `run` of busybox true goes: strace -c -f and callgrind (instructions).
 bench-profile: rootfs
-	@if [ "$(RUNTIME)" = "$(HULL)" ]; then $(CARGO) build --release -p hull; fi
+	@if [ "$(RUNTIME)" = "$(HULL)" ]; then $(BUILD_HULL_RELEASE); fi
 	bench/profile.sh "$(RUNTIME)" "$(ROOTFS)" "$(BUILD)/profile"
