@@ -869,9 +869,174 @@ class Bench:
             if "cpu" in row["values"] and b is not None:
                 row["values"]["cpu_extra"] = row["values"]["cpu"] - b
 
+    # ---------- 8. scaling ----------
+    def bench_scaling(self):
+        """Does the cost of one `run` grow with what is already on the host? `run` of `true` on a
+        quiet host, with N idle containers per runtime running, and with M extra mounts in the
+        bench's (private) mount namespace; the loaded/quiet ratio is the figure (1.00x = flat)."""
+        a = self.args
+        s = "scaling"
+        n_idle, n_mnt, runs = a.scale_idle, a.scale_mounts, a.scale_runs
+        self.section(s, f"8. scaling: `run` busybox true, quiet vs {n_idle} idle containers vs {n_mnt} mounts",
+                     [("quiet", "quiet host: median", "ms"),
+                      ("idle", f"{n_idle} idle containers per runtime: median", "ms"),
+                      ("mounts", f"{n_mnt} extra mounts: median", "ms"),
+                      ("idle_ratio", f"{n_idle} idle / quiet", "x"),
+                      ("mounts_ratio", f"{n_mnt} mounts / quiet", "x")],
+                     note=f"{runs} sequential `run`s per runtime and condition, round-robin; quiet blocks "
+                          f"alternate with the mounted ones and follow the idle phase. Idle: {n_idle} `sleep` containers of "
+                          f"EVERY runtime running at once (create+start, so {n_idle} x runtimes in all). "
+                          f"Mounts: {n_mnt} tmpfs mounts under one tmpfs in the bench's private mount "
+                          f"namespace (what each container's overlay rootfs adds on a podman/containerd "
+                          f"host); the kernel copies them into every new mount namespace, so even the "
+                          f"`floor` row (`unshare -fpmiun chroot ROOTFS true`) grows: compare each "
+                          f"runtime's ratio with the floor's. 1.00x = flat.")
+        bundle = self.bundles["true"]
+        floor_argv = [shutil.which("unshare") or "/usr/bin/unshare", "-fpmiun",
+                      shutil.which("chroot") or "/usr/sbin/chroot", self.rootfs, "/bin/true"]
+        floor = {"samples": {}, "error": None}
+
+        def block(cond, count, tag):
+            for i in range(count):
+                if floor["error"] is None:
+                    r = self.sp.call(floor_argv)
+                    if r.ok:
+                        floor["samples"].setdefault(cond, []).append(ms(r.dur_ns))
+                    else:
+                        floor["error"] = r.reason("unshare+chroot")
+                for rt in self.active(s, i):
+                    cid = f"{self.prefix}-{rt.name}-{tag}{i}"
+                    rt.live.add(cid)
+                    r = self.sp.call(rt.argv("run", "--bundle", bundle, cid))
+                    if r.ok:
+                        rt.live.discard(cid)
+                        if cond:
+                            self.add_sample(s, rt, cond, ms(r.dur_ns))
+                    else:
+                        self.fail(s, rt, r.reason(f"run ({cond or 'warm-up'})"))
+
+        block(None, 1, "zw")
+        # (c) extra mounts: only in a mount namespace of our own (bench/run.sh's `unshare -m`, which
+        # execs this script, so the parent process is still in the caller's namespace). Quiet and
+        # mounted blocks alternate (mounting and detaching them all takes milliseconds).
+        try:
+            private_ns = (os.environ.get("HULL_BENCH_IN_NS") == "1" and
+                          os.readlink("/proc/self/ns/mnt") != os.readlink(f"/proc/{os.getppid()}/ns/mnt"))
+        except OSError:
+            private_ns = False
+        if not private_ns:
+            self.results[s]["note"] += (" Mounts phase skipped: the bench is not in a mount namespace "
+                                        "of its own (run it through bench/run.sh).")
+        rounds = max(1, min(4, runs // 2))
+        for k in range(rounds):
+            per = runs // rounds + (1 if k < runs % rounds else 0)
+            block("quiet", (per + 1) // 2, f"zq{k}x")
+            if not private_ns:
+                continue
+            try:
+                self.scale_mount(n_mnt)
+                block("mounts", per, f"zm{k}x")
+            except OSError as e:
+                for rt in self.runtimes:
+                    self.fail(s, rt, f"mounts phase: {e}")
+            finally:
+                self.scale_unmount()
+        # (b) idle containers of every runtime, created and started before the runs.
+        try:
+            errors = self.scale_start_idle(n_idle)
+            if errors:
+                for rt, why in errors.items():
+                    self.fail(s, rt, f"idle containers: {why}")
+            block("idle", runs, "zi")
+        finally:
+            self.scale_stop_idle()
+        block("quiet", runs // 2, "zr")
+        for m in ("quiet", "idle", "mounts"):
+            self.summarise(s, m, median)
+        frow = {"status": "n/a", "values": {}, "samples": floor["samples"]}
+        if floor["error"]:
+            frow["status"] = "failed: " + floor["error"]
+        else:
+            frow["values"] = {k: median(v) for k, v in floor["samples"].items() if v}
+        self.results[s]["rows"]["floor"] = frow
+        for row in self.results[s]["rows"].values():
+            v = row["values"]
+            for m in ("idle", "mounts"):
+                if v.get(m) is not None and v.get("quiet"):
+                    v[m + "_ratio"] = v[m] / v["quiet"]
+
+    def scale_mount(self, n):
+        """n tmpfs mounts under one tmpfs in the bench's workdir: one lazy umount removes them all."""
+        libc = ctypes.CDLL(None, use_errno=True)
+        top = os.path.join(self.workdir, "scale-mnt")
+        os.makedirs(top, exist_ok=True)
+
+        def mount(target):
+            if libc.mount(b"hullbench", target.encode(), b"tmpfs", 0, b"size=16k") != 0:
+                e = ctypes.get_errno()
+                raise OSError(e, f"mount tmpfs on {target}: {os.strerror(e)}")
+
+        mount(top)
+        self.scale_mnt_top = top
+        for i in range(n):
+            d = os.path.join(top, f"m{i}")
+            os.mkdir(d)
+            mount(d)
+
+    def scale_unmount(self):
+        top = getattr(self, "scale_mnt_top", None)
+        if top is None:
+            return
+        libc = ctypes.CDLL(None, use_errno=True)
+        MNT_DETACH = 2
+        if libc.umount2(top.encode(), MNT_DETACH) != 0:
+            self.leftovers.setdefault("bench", []).append(
+                f"scaling: umount {top}: {os.strerror(ctypes.get_errno())} (the mount namespace "
+                f"goes away with the bench anyway)")
+        self.scale_mnt_top = None
+
+    def scale_start_idle(self, n):
+        """create+start n `sleep` containers per runtime, a few at a time; {runtime: first error}."""
+        bundle = self.bundles["sleep"]
+        self.scale_idle_ids = []
+        errors = {}
+        for i in range(n):
+            for rt in self.active("scaling", i):
+                if rt in errors:
+                    continue
+                cid = f"{self.prefix}-{rt.name}-zidle{i}"
+                pidfile = os.path.join(self.workdir, cid + ".pid")
+                rt.live.add(cid)
+                self.scale_idle_ids.append((rt, cid, pidfile))
+                r = self.sp.call(rt.create_argv(bundle, cid, pidfile))
+                if r.ok:
+                    r = self.sp.call(rt.argv("start", cid))
+                if not r.ok:
+                    errors[rt] = r.reason("create/start")
+        log(f"   {len(self.scale_idle_ids)} idle containers up")
+        return errors
+
+    def scale_stop_idle(self):
+        """kill 9 every idle container, then delete each once its process is gone."""
+        ids = getattr(self, "scale_idle_ids", [])
+        pids = {}
+        for rt, cid, pidfile in ids:
+            pids[cid] = self.container_pid(rt, cid, pidfile) if os.path.exists(pidfile) else None
+            self.sp.call(rt.argv("kill", cid, "9"), timeout=10)
+        for rt, cid, _pidfile in ids:
+            if pids[cid]:
+                self.sp.wait_exit(pids[cid], timeout=5)
+            r = self.sp.call(rt.argv("delete", cid), timeout=10)
+            if not r.ok:
+                r = self.sp.call(rt.argv("delete", "--force", cid), timeout=10)
+            if r.ok:
+                rt.live.discard(cid)
+        self.scale_idle_ids = []
+
     # ---------- cleanup ----------
     def cleanup(self):
         self.sp.reap_orphans()
+        self.scale_unmount()
         for rt in self.runtimes:
             left = sorted(rt.live)
             for cid in left:
@@ -978,7 +1143,7 @@ class Bench:
             for key, fn in (("lifecycle", self.bench_lifecycle), ("verbs", self.bench_verbs),
                             ("memory", self.bench_memory), ("burst", self.bench_burst),
                             ("containerd", self.bench_containerd), ("seccomp", self.bench_seccomp),
-                            ("seccomp_run", self.bench_seccomp_run)):
+                            ("seccomp_run", self.bench_seccomp_run), ("scaling", self.bench_scaling)):
                 if key in wanted or "all" in wanted:
                     fn()
         finally:
@@ -1037,7 +1202,8 @@ def main():
     ap.add_argument("--out-md", default=os.path.join(REPO, "build/bench.md"))
     ap.add_argument("--out-json", default=os.path.join(REPO, "build/bench.json"))
     ap.add_argument("--sections", default="all",
-                    help="comma list of lifecycle,verbs,memory,burst,containerd,seccomp,seccomp_run (default all)")
+                    help="comma list of lifecycle,verbs,memory,burst,containerd,seccomp,seccomp_run,scaling "
+                         "(default all)")
     ap.add_argument("--runs", type=int, default=100, help="sequential `run`s per runtime")
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--par", type=int, default=8, help="concurrent `run`s per batch")
@@ -1049,12 +1215,16 @@ def main():
     ap.add_argument("--ctr-runs", type=int, default=30, help="`ctr run --rm` per shim")
     ap.add_argument("--seccomp-iters", type=int, default=30, help="libseccomp compilations timed")
     ap.add_argument("--seccomp-runs", type=int, default=40, help="`run`s with the seccomp profile")
+    ap.add_argument("--scale-idle", type=int, default=100, help="scaling: idle containers per runtime")
+    ap.add_argument("--scale-mounts", type=int, default=1000, help="scaling: extra tmpfs mounts")
+    ap.add_argument("--scale-runs", type=int, default=20, help="scaling: `run`s per runtime and condition")
     ap.add_argument("--quick", action="store_true", help="few iterations (smoke test of the harness)")
     ap.add_argument("--command", default=None, help="the command line to record in the report")
     a = ap.parse_args()
     if a.quick:
         (a.runs, a.warmup, a.batches, a.verbs, a.rss, a.burst, a.burst_rounds, a.ctr_runs,
          a.seccomp_iters, a.seccomp_runs) = (5, 1, 2, 3, 2, 10, 1, 3, 5, 3)
+        a.scale_idle, a.scale_mounts, a.scale_runs = 10, 100, 3
     if os.geteuid() != 0:
         sys.exit("bench: must run as root (it creates containers)")
     if not os.path.exists(os.path.join(a.rootfs, "bin/busybox")):

@@ -42,6 +42,8 @@ def fmt(v, unit):
         return f"{v:.1f} ms" if v >= 100 else f"{v:.2f} ms"
     if unit == "MiB":
         return f"{v:.1f} MiB"
+    if unit == "x":
+        return f"{v:.2f}x"
     return f"{v:.3g} {unit}"
 
 
@@ -72,7 +74,8 @@ def meta(b, a):
         "paths": {rt.name: rt.path for rt in b.runtimes},
         "command": a.command or " ".join(sys.argv),
         "params": {k: getattr(a, k) for k in ("runs", "warmup", "par", "batches", "verbs", "rss",
-                                               "burst", "burst_rounds", "ctr_runs", "seccomp_iters", "seccomp_runs")},
+                                               "burst", "burst_rounds", "ctr_runs", "seccomp_iters", "seccomp_runs",
+                                               "scale_idle", "scale_mounts", "scale_runs")},
     }
 
 

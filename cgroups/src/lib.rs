@@ -1,6 +1,7 @@
 //! hull-cgroups: cgroup v2 and v1/hybrid managers for every OCI `linux.resources` field.
 //!
-//! The layout (unified v2, hybrid, legacy v1) is detected at run time from /proc/self/mountinfo;
+//! The layout (unified v2, hybrid, legacy v1) is detected at run time: statfs of the usual
+//! mount points under /sys/fs/cgroup, or /proc/self/mountinfo where the host mounts them elsewhere;
 //! [`resolve_path`] turns `linux.cgroupsPath` into directories the way runc does; [`manager`]
 //! gives the [`CgroupManager`] for a resolved (or persisted) [`CgroupPath`]. cgroupfs files are
 //! written directly (no cgroups-rs: see docs/cgroups.md for the measured reasons).
@@ -58,11 +59,9 @@ impl std::fmt::Display for Layout {
     }
 }
 
-/// Detect the layout from /proc/self/mountinfo (and /proc/filesystems for the error hint).
+/// Detect the layout (see [`HostCgroups::read`]; /proc/filesystems only for the error hint).
 pub fn detect_layout() -> Result<Layout, CgroupError> {
-    let text = std::fs::read_to_string("/proc/self/mountinfo")
-        .map_err(|e| CgroupError::io("/proc/self/mountinfo", e))?;
-    mountinfo::layout_with_hint(&mountinfo::parse_mountinfo(&text)?)
+    Ok(HostCgroups::read()?.layout)
 }
 
 /// Resolve the OCI `linux.cgroupsPath` the way runc does.
@@ -164,9 +163,10 @@ pub fn prepare(
     id: &str,
     systemd: bool,
 ) -> Result<Box<dyn CgroupManager>, CgroupError> {
-    let path = resolve_path(cgroups_path, id, systemd)?;
+    let host = HostCgroups::read()?;
+    let path = path::resolve_with(&host, cgroups_path, id, systemd)?;
     if let Some(res) = res {
-        validate(res, path.layout)?;
+        validate::validate_with(res, path.layout, &available_on(&host, path.layout)?)?;
     }
     let mgr = manager(&path)?;
     let made = mgr.create().and_then(|()| match res {
@@ -184,7 +184,10 @@ pub fn prepare(
 
 /// The controllers this host offers for `layout`.
 pub fn available_controllers(layout: Layout) -> Result<validate::Available, CgroupError> {
-    let host = HostCgroups::read()?;
+    available_on(&HostCgroups::read()?, layout)
+}
+
+fn available_on(host: &HostCgroups, layout: Layout) -> Result<validate::Available, CgroupError> {
     let v2_root = |host: &HostCgroups| -> Result<Vec<String>, CgroupError> {
         match mountinfo::v2_mount(&host.mounts) {
             Some(m) => Ok(fs::read_opt(&m.mount_point.join("cgroup.controllers"))?
@@ -197,12 +200,12 @@ pub fn available_controllers(layout: Layout) -> Result<validate::Available, Cgro
     };
     Ok(match layout {
         Layout::Unified => validate::Available {
-            controllers: v2_root(&host)?,
+            controllers: v2_root(host)?,
             v2_extra: Vec::new(),
         },
         Layout::Hybrid => validate::Available {
             controllers: host.v1_controllers(),
-            v2_extra: v2_root(&host)?,
+            v2_extra: v2_root(host)?,
         },
         Layout::Legacy => validate::Available {
             controllers: host.v1_controllers(),

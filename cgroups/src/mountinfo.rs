@@ -195,17 +195,35 @@ pub struct HostCgroups {
 }
 
 impl HostCgroups {
+    /// The host's cgroup mounts and the caller's cgroups: from the usual places under
+    /// /sys/fs/cgroup when they are there ([`default_mounts`]: statfs, cost independent of the
+    /// number of mounts on the host), else from /proc/self/mountinfo.
     pub fn read() -> Result<Self, CgroupError> {
+        let own = std::fs::read_to_string("/proc/self/cgroup")
+            .map_err(|e| CgroupError::io("/proc/self/cgroup", e))?;
+        let own = parse_proc_cgroup(&own)?;
+        if let Some(mounts) = default_mounts(&own, &statfs_magic) {
+            if let Ok(layout) = layout_from_mounts(&mounts, None) {
+                return Ok(HostCgroups {
+                    layout,
+                    mounts,
+                    own,
+                });
+            }
+        }
+        Self::read_mountinfo(own)
+    }
+
+    /// [`Self::read`] without the fast path: every cgroup mount from /proc/self/mountinfo.
+    pub fn read_mountinfo(own: Vec<ProcCgroup>) -> Result<Self, CgroupError> {
         let text = std::fs::read_to_string("/proc/self/mountinfo")
             .map_err(|e| CgroupError::io("/proc/self/mountinfo", e))?;
         let mounts = parse_mountinfo(&text)?;
         let layout = layout_with_hint(&mounts)?;
-        let own = std::fs::read_to_string("/proc/self/cgroup")
-            .map_err(|e| CgroupError::io("/proc/self/cgroup", e))?;
         Ok(HostCgroups {
             layout,
             mounts,
-            own: parse_proc_cgroup(&own)?,
+            own,
         })
     }
 
@@ -250,5 +268,114 @@ pub fn dir_in_mount(m: &CgroupMount, inner: &str) -> PathBuf {
         m.mount_point.clone()
     } else {
         m.mount_point.join(rel)
+    }
+}
+
+/// statfs(2) f_type of the filesystem at `path`, None if it cannot be stat'ed.
+pub type FsMagic = dyn Fn(&Path) -> Option<i64>;
+
+pub const TMPFS_MAGIC: i64 = 0x0102_1994;
+pub const CGROUP_SUPER_MAGIC: i64 = 0x0027_e0eb;
+pub const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+
+/// statfs(2) of `path`: its filesystem's magic number.
+pub fn statfs_magic(path: &Path) -> Option<i64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let mut st = std::mem::MaybeUninit::<libc::statfs>::uninit();
+    // SAFETY: `c` is a NUL-terminated path and `st` a buffer of the size statfs writes.
+    let r = unsafe { libc::statfs(c.as_ptr(), st.as_mut_ptr()) };
+    if r != 0 {
+        return None;
+    }
+    // SAFETY: statfs returned 0, so it filled the whole struct.
+    let st = unsafe { st.assume_init() };
+    // f_type is __fsword_t: i64 here, narrower on 32-bit targets.
+    #[allow(clippy::unnecessary_cast)]
+    let t = st.f_type as i64;
+    Some(t)
+}
+
+/// The cgroup mounts of the usual layouts, found without reading /proc/self/mountinfo (which
+/// lists every mount of the host: one overlay per container under podman or containerd).
+///
+/// * /sys/fs/cgroup is cgroup2 → unified (when /proc/self/cgroup names no v1 controller);
+/// * /sys/fs/cgroup is a tmpfs → each v1 hierarchy of /proc/self/cgroup must be mounted at
+///   /sys/fs/cgroup/<its controllers, comma-joined> (a named one at /sys/fs/cgroup/<name>), plus
+///   cgroup2 at /sys/fs/cgroup/unified if it is there (hybrid), else legacy. Like runc and crun,
+///   a cgroup2 mounted anywhere else on such a host is not looked for.
+///
+/// Every mount is taken to have the hierarchy's root mounted ("/" in mountinfo's field 4); that
+/// is checked by finding the caller's own cgroup directory under it. None, so that the caller
+/// falls back to mountinfo, when anything is not as described (odd mount points, a bind mount
+/// of a sub-cgroup as in some nested containers, no /sys/fs/cgroup).
+pub fn default_mounts(own: &[ProcCgroup], magic: &FsMagic) -> Option<Vec<CgroupMount>> {
+    let base = Path::new("/sys/fs/cgroup");
+    // The caller's cgroup must be a directory of that filesystem under the mount point.
+    let holds_own = |mp: &Path, path: &str, want: i64| {
+        let rel = path.trim_start_matches('/');
+        rel.is_empty() || magic(&mp.join(rel)) == Some(want)
+    };
+    let v2_own = own
+        .iter()
+        .find(|p| p.hierarchy == 0 && p.controllers.is_empty())
+        .map_or("/", |p| p.path.as_str());
+    let v2 = |mp: &Path| CgroupMount {
+        mount_point: mp.to_path_buf(),
+        root: "/".into(),
+        controllers: Vec::new(),
+        v2: true,
+    };
+    match magic(base)? {
+        CGROUP2_SUPER_MAGIC => {
+            let v1_ctrl = own
+                .iter()
+                .any(|p| p.hierarchy != 0 && p.controllers.iter().any(|c| !c.starts_with("name=")));
+            if v1_ctrl || !holds_own(base, v2_own, CGROUP2_SUPER_MAGIC) {
+                return None;
+            }
+            Some(vec![v2(base)])
+        }
+        TMPFS_MAGIC => {
+            let mut v1: Vec<&ProcCgroup> = own.iter().filter(|p| p.hierarchy != 0).collect();
+            v1.sort_by_key(|p| p.hierarchy);
+            let mut out = Vec::new();
+            for p in v1 {
+                let names: Vec<&str> = p
+                    .controllers
+                    .iter()
+                    .filter_map(|c| c.strip_prefix("name="))
+                    .collect();
+                let dir = match names.as_slice() {
+                    [] => p.controllers.join(","),
+                    [name] if p.controllers.len() == 1 => name.to_string(),
+                    _ => return None,
+                };
+                if dir.is_empty() || dir.contains('/') || dir.starts_with('.') {
+                    return None;
+                }
+                let mp = base.join(dir);
+                if magic(&mp) != Some(CGROUP_SUPER_MAGIC)
+                    || !holds_own(&mp, &p.path, CGROUP_SUPER_MAGIC)
+                {
+                    return None;
+                }
+                out.push(CgroupMount {
+                    mount_point: mp,
+                    root: "/".into(),
+                    controllers: p.controllers.clone(),
+                    v2: false,
+                });
+            }
+            let unified = base.join("unified");
+            if magic(&unified) == Some(CGROUP2_SUPER_MAGIC) {
+                if !holds_own(&unified, v2_own, CGROUP2_SUPER_MAGIC) {
+                    return None;
+                }
+                out.push(v2(&unified));
+            }
+            Some(out)
+        }
+        _ => None,
     }
 }

@@ -687,3 +687,130 @@ fn v1_device_update_plan_never_drops_kept_devices() {
         "b *:* m"
     );
 }
+
+/// A fake statfs: path → filesystem magic, everything else missing.
+fn fs(entries: &[(&str, i64)]) -> impl Fn(&std::path::Path) -> Option<i64> {
+    let m: HashMap<PathBuf, i64> = entries
+        .iter()
+        .map(|(p, v)| (PathBuf::from(p), *v))
+        .collect();
+    move |p: &std::path::Path| m.get(p).copied()
+}
+
+use mountinfo::{CGROUP2_SUPER_MAGIC as CG2, CGROUP_SUPER_MAGIC as CG1, TMPFS_MAGIC as TMPFS};
+
+const OWN_HYBRID_ALL: &str = "9:name=systemd:/\n8:pids:/\n7:blkio:/\n6:freezer:/\n5:devices:/\n\
+4:memory:/process_api/xyz\n3:cpuset:/\n2:cpuacct:/\n1:cpu:/\n0::/\n";
+
+const HYBRID_FS: &[(&str, i64)] = &[
+    ("/sys/fs/cgroup", TMPFS),
+    ("/sys/fs/cgroup/cpu", CG1),
+    ("/sys/fs/cgroup/cpuacct", CG1),
+    ("/sys/fs/cgroup/cpuset", CG1),
+    ("/sys/fs/cgroup/devices", CG1),
+    ("/sys/fs/cgroup/freezer", CG1),
+    ("/sys/fs/cgroup/blkio", CG1),
+    ("/sys/fs/cgroup/pids", CG1),
+    ("/sys/fs/cgroup/memory", CG1),
+    ("/sys/fs/cgroup/memory/process_api/xyz", CG1),
+    ("/sys/fs/cgroup/systemd", CG1),
+    ("/sys/fs/cgroup/unified", CG2),
+];
+
+#[test]
+fn default_mounts_hybrid_resolves_like_mountinfo() {
+    let own = mountinfo::parse_proc_cgroup(OWN_HYBRID_ALL).unwrap();
+    let fast = mountinfo::default_mounts(&own, &fs(HYBRID_FS)).expect("usual hybrid layout");
+    assert_eq!(
+        mountinfo::layout_from_mounts(&fast, None).unwrap(),
+        Layout::Hybrid
+    );
+    let fast = HostCgroups {
+        layout: Layout::Hybrid,
+        mounts: fast,
+        own,
+    };
+    // The same container paths as from mountinfo, for relative, absolute and default paths.
+    let slow = host(HYBRID, OWN_HYBRID_ALL);
+    for (p, id) in [(None, "c1"), (Some("rel/x"), "c2"), (Some("/abs/y"), "c3")] {
+        let a = resolve_with(&fast, p, id, false).unwrap();
+        let b = resolve_with(&slow, p, id, false).unwrap();
+        assert_eq!(a.unified, b.unified, "{p:?}");
+        assert_eq!(a.v1, b.v1, "{p:?}");
+        assert_eq!(a.mounts, b.mounts, "{p:?}");
+    }
+    assert_eq!(fast.v1_controllers(), slow.v1_controllers());
+}
+
+#[test]
+fn default_mounts_unified_and_legacy() {
+    let own = mountinfo::parse_proc_cgroup("0::/user.slice/u\n").unwrap();
+    let f = fs(&[
+        ("/sys/fs/cgroup", CG2),
+        ("/sys/fs/cgroup/user.slice/u", CG2),
+    ]);
+    let m = mountinfo::default_mounts(&own, &f).unwrap();
+    assert_eq!(
+        mountinfo::layout_from_mounts(&m, None).unwrap(),
+        Layout::Unified
+    );
+    assert_eq!(m[0].mount_point, PathBuf::from("/sys/fs/cgroup"));
+    // A named v1 hierarchy (e.g. name=systemd for old tools) does not make a unified host hybrid.
+    let own = mountinfo::parse_proc_cgroup("1:name=systemd:/\n0::/\n").unwrap();
+    let m = mountinfo::default_mounts(&own, &fs(&[("/sys/fs/cgroup", CG2)])).unwrap();
+    assert_eq!(m.len(), 1);
+
+    // Co-mounted controllers live in the comma-joined directory; no cgroup2 → legacy.
+    let own = mountinfo::parse_proc_cgroup("3:cpu,cpuacct:/\n2:memory:/\n1:name=systemd:/\n0::/\n")
+        .unwrap();
+    let f = fs(&[
+        ("/sys/fs/cgroup", TMPFS),
+        ("/sys/fs/cgroup/cpu,cpuacct", CG1),
+        ("/sys/fs/cgroup/memory", CG1),
+        ("/sys/fs/cgroup/systemd", CG1),
+    ]);
+    let m = mountinfo::default_mounts(&own, &f).unwrap();
+    assert_eq!(
+        mountinfo::layout_from_mounts(&m, None).unwrap(),
+        Layout::Legacy
+    );
+    assert_eq!(
+        mountinfo::v1_mount(&m, "cpuacct").unwrap().mount_point,
+        PathBuf::from("/sys/fs/cgroup/cpu,cpuacct")
+    );
+    assert_eq!(m[0].controllers, vec!["name=systemd"]);
+}
+
+#[test]
+fn default_mounts_gives_way_to_mountinfo_on_odd_layouts() {
+    let own = mountinfo::parse_proc_cgroup(OWN_HYBRID_ALL).unwrap();
+    let without = |skip: &str| {
+        let v: Vec<(&str, i64)> = HYBRID_FS
+            .iter()
+            .copied()
+            .filter(|(p, _)| *p != skip)
+            .collect();
+        mountinfo::default_mounts(&own, &fs(&v))
+    };
+    assert!(without("").is_some());
+    // No /sys/fs/cgroup at all (cgroups mounted elsewhere, e.g. /cgroup/<ctrl>).
+    assert!(without("/sys/fs/cgroup").is_none());
+    // A hierarchy of /proc/self/cgroup that is not at its usual directory.
+    assert!(without("/sys/fs/cgroup/pids").is_none());
+    // The caller's cgroup is not under the mount point: the mount is of a sub-cgroup (a nested
+    // container's bind mount, mountinfo root "/docker/abc"), so only mountinfo can place it.
+    assert!(without("/sys/fs/cgroup/memory/process_api/xyz").is_none());
+    // A plain directory where a hierarchy should be mounted.
+    let mut v = HYBRID_FS.to_vec();
+    v.push(("/sys/fs/cgroup/cpu", TMPFS));
+    v.remove(1);
+    assert!(mountinfo::default_mounts(&own, &fs(&v)).is_none());
+    // /sys/fs/cgroup neither tmpfs nor cgroup2.
+    assert!(mountinfo::default_mounts(&own, &fs(&[("/sys/fs/cgroup", 0xEF53)])).is_none());
+    // cgroup2 at /sys/fs/cgroup but v1 controllers mounted somewhere: mountinfo decides.
+    let own2 = mountinfo::parse_proc_cgroup("2:memory:/\n0::/\n").unwrap();
+    assert!(mountinfo::default_mounts(&own2, &fs(&[("/sys/fs/cgroup", CG2)])).is_none());
+    // A hierarchy with both a name and controllers has no usual directory name.
+    let own3 = mountinfo::parse_proc_cgroup("2:cpu,name=x:/\n0::/\n").unwrap();
+    assert!(mountinfo::default_mounts(&own3, &fs(HYBRID_FS)).is_none());
+}

@@ -950,3 +950,36 @@ fn prepare_leaves_nothing_behind_on_bad_input() {
         assert!(!d.exists(), "{} left behind", d.display());
     }
 }
+
+/// The statfs fast path and the full mountinfo scan agree on this host (and in the v2 VM).
+#[test]
+fn default_mounts_agree_with_mountinfo() {
+    use hull_cgroups::mountinfo::{self, HostCgroups};
+    let own = mountinfo::parse_proc_cgroup(&std::fs::read_to_string("/proc/self/cgroup").unwrap())
+        .unwrap();
+    let Some(fast) = mountinfo::default_mounts(&own, &mountinfo::statfs_magic) else {
+        eprintln!("skipped: cgroups are not at their usual places here; mountinfo is used");
+        return;
+    };
+    let slow = HostCgroups::read_mountinfo(own).unwrap();
+    assert_eq!(
+        mountinfo::layout_from_mounts(&fast, None).unwrap(),
+        slow.layout
+    );
+    for m in &fast {
+        let found = if m.v2 {
+            mountinfo::v2_mount(&slow.mounts)
+        } else {
+            mountinfo::v1_mount(&slow.mounts, &m.controllers[0])
+        };
+        let found = found.unwrap_or_else(|| panic!("{m:?} not in mountinfo"));
+        assert_eq!(found.mount_point, m.mount_point);
+        assert_eq!(found.controllers, m.controllers);
+        assert_eq!(found.root, "/");
+    }
+    let v1_in_mountinfo = slow.mounts.iter().filter(|m| !m.v2).count();
+    if slow.layout != hull_cgroups::Layout::Unified {
+        assert_eq!(fast.iter().filter(|m| !m.v2).count(), v1_in_mountinfo);
+    }
+    assert_eq!(HostCgroups::read().unwrap().layout, slow.layout);
+}

@@ -629,10 +629,43 @@ pub struct Hierarchy {
     pub options: String,
 }
 
-/// The cgroup hierarchies mounted on the host, from /proc/self/mountinfo.
+/// The cgroup hierarchies mounted on the host: statfs of their usual places under
+/// /sys/fs/cgroup (cost independent of the number of host mounts), else /proc/self/mountinfo.
 pub fn host_cgroup_hierarchies() -> Vec<Hierarchy> {
+    use hull_cgroups::mountinfo;
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    if let Ok(own) = mountinfo::parse_proc_cgroup(&own) {
+        if let Some(m) = mountinfo::default_mounts(&own, &mountinfo::statfs_magic) {
+            if !m.is_empty() {
+                return hierarchies_from_mounts(&m);
+            }
+        }
+    }
     let data = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     parse_cgroup_mountinfo(&data)
+}
+
+/// [`Hierarchy`]s of mounts found by [`hull_cgroups::mountinfo::default_mounts`]: the options
+/// to mount a v1 hierarchy again are its controllers (or name=); flags such as `xattr` of the
+/// host's mount are not known there (the kernel keeps the existing hierarchy's own).
+pub fn hierarchies_from_mounts(mounts: &[hull_cgroups::mountinfo::CgroupMount]) -> Vec<Hierarchy> {
+    let mut out: Vec<Hierarchy> = Vec::new();
+    for m in mounts {
+        let name = m
+            .mount_point
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name.is_empty() || out.iter().any(|h| h.name == name) {
+            continue;
+        }
+        out.push(Hierarchy {
+            name,
+            fstype: if m.v2 { "cgroup2" } else { "cgroup" }.to_string(),
+            options: m.controllers.join(","),
+        });
+    }
+    out
 }
 
 pub fn parse_cgroup_mountinfo(data: &str) -> Vec<Hierarchy> {
@@ -828,6 +861,31 @@ mod tests {
         assert_eq!(h[0].name, "cpu,cpuacct");
         assert_eq!(h[0].options, "cpu,cpuacct");
         assert_eq!(h[2].options, "xattr,name=systemd");
+        assert_eq!(h[3].fstype, "cgroup2");
+    }
+
+    #[test]
+    fn cgroup_hierarchies_from_default_mounts() {
+        use hull_cgroups::mountinfo::{self, CGROUP2_SUPER_MAGIC, CGROUP_SUPER_MAGIC, TMPFS_MAGIC};
+        let own =
+            mountinfo::parse_proc_cgroup("3:cpu,cpuacct:/\n2:memory:/a\n1:name=systemd:/\n0::/\n")
+                .unwrap();
+        let magic = |p: &std::path::Path| match p.to_str()? {
+            "/sys/fs/cgroup" => Some(TMPFS_MAGIC),
+            "/sys/fs/cgroup/unified" => Some(CGROUP2_SUPER_MAGIC),
+            "/sys/fs/cgroup/cpu,cpuacct"
+            | "/sys/fs/cgroup/memory"
+            | "/sys/fs/cgroup/memory/a"
+            | "/sys/fs/cgroup/systemd" => Some(CGROUP_SUPER_MAGIC),
+            _ => None,
+        };
+        let m = mountinfo::default_mounts(&own, &magic).unwrap();
+        let h = hierarchies_from_mounts(&m);
+        let names: Vec<&str> = h.iter().map(|h| h.name.as_str()).collect();
+        assert_eq!(names, ["systemd", "memory", "cpu,cpuacct", "unified"]);
+        assert_eq!(h[0].options, "name=systemd");
+        assert_eq!(h[2].options, "cpu,cpuacct");
+        assert_eq!(h[2].fstype, "cgroup");
         assert_eq!(h[3].fstype, "cgroup2");
     }
 

@@ -1040,3 +1040,49 @@ fn rootfs_propagation() {
     cfg["linux"]["rootfsPropagation"] = json!("rsharedd");
     refused(&env, "bad", &cfg, "linux.rootfsPropagation");
 }
+
+#[test]
+fn rootfs_in_a_shared_host_mount_with_non_recursive_propagation() {
+    // runc's "mount propagation parent mount shared" case: the rootfs lies in a shared host mount
+    // and rootfsPropagation is the non-recursive "private", so only "/" changes. hull must find
+    // the mount holding the rootfs (here one directory up) and make it private in the
+    // container's namespace, else pivot_root fails with EINVAL.
+    let env = Env::new();
+    let top = HostMount::shared_tmpfs(&env.tmp.path().join("sharedtop"));
+    let holder = top.0.join("img");
+    std::fs::create_dir(&holder).unwrap();
+    let src = rootfs().canonicalize().unwrap();
+    let st = Command::new("mount")
+        .arg("--bind")
+        .arg(src.parent().unwrap())
+        .arg(&holder)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let r = holder.join(src.file_name().unwrap());
+    let mut cfg = sh("cat /proc/self/mountinfo");
+    cfg["root"]["path"] = json!(r.to_str().unwrap());
+    cfg["linux"]["rootfsPropagation"] = json!("private");
+    let out = run_ok(&env, "sharedparent", &cfg);
+    let f = mnt_opts(line_of(&out, "/")).1;
+    assert!(!f.iter().any(|x| x.starts_with("shared:")), "{f:?}");
+    // On the host the mount is still shared (the change stayed in the container's namespace)
+    // and nothing the container mounted propagated into it.
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let h = holder.to_str().unwrap();
+    let host_line = line_of(&mi, h);
+    assert!(
+        mnt_opts(host_line)
+            .1
+            .iter()
+            .any(|x| x.starts_with("shared:")),
+        "{host_line}"
+    );
+    assert!(
+        !mi.lines().any(|l| l
+            .split(' ')
+            .nth(4)
+            .is_some_and(|m| m.starts_with(&format!("{h}/")))),
+        "a container mount propagated to the host under {h}"
+    );
+}
