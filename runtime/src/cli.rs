@@ -85,7 +85,8 @@ const fn one_of(mut f: Flag, choices: &'static [&'static str]) -> Flag {
 struct Verb {
     name: &'static str,
     about: &'static str,
-    flags: &'static [Flag],
+    /// The verb's flags, in groups (`run` = `create`'s + its own).
+    flags: &'static [&'static [Flag]],
     /// Positional arguments in order; a name ending in `?` is optional.
     args: &'static [&'static str],
     /// Name of the trailing command (everything after the positionals, taken verbatim).
@@ -161,39 +162,8 @@ const CREATE_FLAGS: &[Flag] = &[
     ),
 ];
 
+/// `run` takes `create`'s flags and these.
 const RUN_FLAGS: &[Flag] = &[
-    with_default(
-        value("bundle", Some('b'), "Path to the bundle directory"),
-        ".",
-    ),
-    value(
-        "pid-file",
-        None,
-        "File to write the container init's pid to",
-    ),
-    value(
-        "console-socket",
-        None,
-        "Unix socket that receives the pty master when process.terminal is true",
-    ),
-    switch(
-        "no-pivot",
-        None,
-        "Do not use pivot_root (MS_MOVE + chroot instead)",
-    ),
-    switch(
-        "no-new-keyring",
-        None,
-        "Do not create a new session keyring for the container",
-    ),
-    with_default(
-        value(
-            "preserve-fds",
-            None,
-            "Pass N extra fds (3 .. 3+N-1) to the container",
-        ),
-        "0",
-    ),
     switch(
         "detach",
         Some('d'),
@@ -340,7 +310,7 @@ const VERBS: &[Verb] = &[
     Verb {
         name: "create",
         about: "Create a container (its process waits for `start`)",
-        flags: CREATE_FLAGS,
+        flags: &[CREATE_FLAGS],
         args: &["container-id"],
         rest: None,
         hidden: false,
@@ -356,7 +326,7 @@ const VERBS: &[Verb] = &[
     Verb {
         name: "run",
         about: "Create and start a container",
-        flags: RUN_FLAGS,
+        flags: &[CREATE_FLAGS, RUN_FLAGS],
         args: &["container-id"],
         rest: None,
         hidden: false,
@@ -372,11 +342,11 @@ const VERBS: &[Verb] = &[
     Verb {
         name: "kill",
         about: "Send a signal to a container's init (default SIGTERM)",
-        flags: &[switch(
+        flags: &[&[switch(
             "all",
             Some('a'),
             "Signal every process of the container",
-        )],
+        )]],
         args: &["container-id", "signal?"],
         rest: None,
         hidden: false,
@@ -384,7 +354,7 @@ const VERBS: &[Verb] = &[
     Verb {
         name: "delete",
         about: "Delete a container",
-        flags: &[switch("force", Some('f'), "Kill a running container first")],
+        flags: &[&[switch("force", Some('f'), "Kill a running container first")]],
         args: &["container-id"],
         rest: None,
         hidden: false,
@@ -392,7 +362,7 @@ const VERBS: &[Verb] = &[
     Verb {
         name: "list",
         about: "List containers",
-        flags: &[FORMAT, switch("quiet", Some('q'), "Print only the IDs")],
+        flags: &[&[FORMAT, switch("quiet", Some('q'), "Print only the IDs")]],
         args: &[],
         rest: None,
         hidden: false,
@@ -400,13 +370,13 @@ const VERBS: &[Verb] = &[
     Verb {
         name: "spec",
         about: "Write a default config.json",
-        flags: &[
+        flags: &[&[
             with_default(
                 value("bundle", Some('b'), "Path to the bundle directory"),
                 ".",
             ),
             switch("rootless", None, "A spec for a rootless container"),
-        ],
+        ]],
         args: &[],
         rest: None,
         hidden: false,
@@ -422,7 +392,7 @@ const VERBS: &[Verb] = &[
     Verb {
         name: "exec",
         about: "Run a process in a running container",
-        flags: EXEC_FLAGS,
+        flags: &[EXEC_FLAGS],
         args: &["container-id"],
         rest: Some("command"),
         hidden: false,
@@ -430,7 +400,7 @@ const VERBS: &[Verb] = &[
     Verb {
         name: "ps",
         about: "List a container's processes (runs the host's ps; --format json prints the pids)",
-        flags: &[FORMAT],
+        flags: &[&[FORMAT]],
         args: &["container-id"],
         rest: Some("ps-options"),
         hidden: false,
@@ -454,10 +424,10 @@ const VERBS: &[Verb] = &[
     Verb {
         name: "events",
         about: "Print a container's stats and OOM events as JSON, every --interval until it stops",
-        flags: &[
+        flags: &[&[
             with_default(value("interval", None, "Stats collection interval"), "5s"),
             switch("stats", None, "Print the stats once and exit"),
-        ],
+        ]],
         args: &["container-id"],
         rest: None,
         hidden: false,
@@ -465,7 +435,7 @@ const VERBS: &[Verb] = &[
     Verb {
         name: "update",
         about: "Update a container's resource limits",
-        flags: UPDATE_FLAGS,
+        flags: &[UPDATE_FLAGS],
         args: &["container-id"],
         rest: None,
         hidden: false,
@@ -864,7 +834,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Outcome, UsageEr
 
     // The verb's own flags first, then the globals that may follow a verb.
     let scan = Scanner {
-        tables: vec![verb.flags, GLOBAL],
+        tables: verb.flags.iter().copied().chain([GLOBAL]).collect(),
         scope: verb.name,
     };
     let mut m = Matches::default();
@@ -904,7 +874,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Outcome, UsageEr
     }
     // Globals given after the verb count as given before it (the later one wins).
     for (name, v) in m.given.iter().filter(|(n, _)| {
-        GLOBAL.iter().any(|g| g.long == *n) && !verb.flags.iter().any(|f| f.long == *n)
+        GLOBAL.iter().any(|g| g.long == *n) && lookup(verb.flags, |f| f.long == *n).is_none()
     }) {
         if GLOBAL_BEFORE_VERB_ONLY.contains(name) {
             return Err(scan.unknown(&format!("--{name}")));
@@ -914,12 +884,12 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Outcome, UsageEr
     check_args(verb, &m)?;
     let cmd = build(verb, &m)?;
     Ok(Outcome::Run(Box::new(Cli {
-        root: PathBuf::from(get(&global, GLOBAL, "root")),
+        root: PathBuf::from(get(&global, &[GLOBAL], "root")),
         log: global.last("log").map(String::from),
-        log_format: get(&global, GLOBAL, "log-format"),
+        log_format: get(&global, &[GLOBAL], "log-format"),
         debug: global.on("debug"),
         systemd_cgroup: global.on("systemd-cgroup"),
-        rootless: get(&global, GLOBAL, "rootless"),
+        rootless: get(&global, &[GLOBAL], "rootless"),
         criu: global.last("criu").map(String::from),
         cmd,
     })))
@@ -934,14 +904,9 @@ fn find_verb(name: &str) -> Result<&'static Verb, UsageError> {
 }
 
 /// The value given for `long`, or its default.
-fn get(m: &Matches, table: &[Flag], long: &str) -> String {
+fn get(m: &Matches, tables: &[&'static [Flag]], long: &str) -> String {
     m.last(long)
-        .or_else(|| {
-            table
-                .iter()
-                .find(|f| f.long == long)
-                .and_then(|f| f.default)
-        })
+        .or_else(|| lookup(tables, |f| f.long == long).and_then(|f| f.default))
         .unwrap_or_default()
         .to_string()
 }
@@ -967,7 +932,7 @@ fn check_args(verb: &Verb, m: &Matches) -> Result<(), UsageError> {
     Ok(())
 }
 
-fn preserve_fds(m: &Matches, flags: &[Flag]) -> Result<i32, UsageError> {
+fn preserve_fds(m: &Matches, flags: &[&'static [Flag]]) -> Result<i32, UsageError> {
     let v = get(m, flags, "preserve-fds");
     v.parse::<i32>().ok().filter(|n| *n >= 0).ok_or_else(|| {
         UsageError(format!(
@@ -984,7 +949,7 @@ fn string(m: &Matches, long: &str) -> Option<String> {
     m.last(long).map(String::from)
 }
 
-fn create_flags(m: &Matches, flags: &[Flag]) -> Result<CreateFlags, UsageError> {
+fn create_flags(m: &Matches, flags: &[&'static [Flag]]) -> Result<CreateFlags, UsageError> {
     Ok(CreateFlags {
         bundle: PathBuf::from(get(m, flags, "bundle")),
         pid_file: path(m, "pid-file"),
@@ -1097,7 +1062,7 @@ fn version_text() -> String {
 
 fn usage_line(verb: &Verb) -> String {
     let mut s = format!("hull {}", verb.name);
-    if !verb.flags.is_empty() {
+    if verb.flags.iter().any(|g| !g.is_empty()) {
         s.push_str(" [flags]");
     }
     for a in verb.args {
@@ -1151,9 +1116,11 @@ fn help_text() -> String {
 
 fn verb_help(verb: &Verb) -> String {
     let mut s = format!("{}\n\nUsage: {}\n", verb.about, usage_line(verb));
-    if !verb.flags.is_empty() {
+    if verb.flags.iter().any(|g| !g.is_empty()) {
         s.push_str("\nFlags:\n");
-        flag_lines(&mut s, verb.flags);
+        for group in verb.flags {
+            flag_lines(&mut s, group);
+        }
     }
     s.push_str("\nGlobal flags (see `hull --help`) may also follow the command.\n");
     s
@@ -1417,6 +1384,8 @@ mod tests {
         let h = printed(&["exec", "--help"]);
         assert!(h.contains("--console-socket") && h.contains("<container-id>"));
         assert_eq!(printed(&["help", "kill"]), printed(&["kill", "-h"]));
+        let h = printed(&["run", "--help"]);
+        assert!(h.contains("--pid-file") && h.contains("--detach"), "{h}");
         // Inside exec's command, --help belongs to the command.
         let Cmd::Exec(e) = cli(&["exec", "c", "ls", "--help"]).cmd else {
             panic!()
