@@ -155,12 +155,10 @@ fn ready_fail(e: anyhow::Error) -> Result<()> {
 }
 
 fn listen(flags: &Flags) -> Result<()> {
-    let (work_tx, work_rx) = mpsc::channel::<service::Work>();
-    let reaper_tx = work_tx.clone();
-    let monitor = reaper::Monitor::start(Box::new(move |e| {
-        let _ = reaper_tx.send(service::Work::Exit(e));
-    }))
-    .context("start the reaper thread")?;
+    let queue = Arc::new(service::WorkQueue::default());
+    let reaper_queue = Arc::clone(&queue);
+    let monitor = reaper::Monitor::start(Box::new(move |e| reaper_queue.exit(e)))
+        .context("start the reaper thread")?;
     let (down_tx, down_rx) = mpsc::channel::<()>();
     let svc = Arc::new(service::Service::new(
         flags.id.clone(),
@@ -168,17 +166,15 @@ fn listen(flags: &Flags) -> Result<()> {
         flags.address.clone(),
         flags.publish_binary.clone(),
         monitor,
-        work_tx,
+        Arc::clone(&queue),
         down_tx,
     ));
     let worker = Arc::clone(&svc);
     std::thread::Builder::new()
         .name("worker".into())
         .stack_size(256 * 1024)
-        .spawn(move || {
-            for w in work_rx {
-                worker.work(w);
-            }
+        .spawn(move || loop {
+            worker.work(queue.next());
         })
         .context("start the worker thread")?;
 

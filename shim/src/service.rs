@@ -5,7 +5,7 @@
 //! thread and one queue, so events leave in the order they were produced under the lock:
 //! TaskCreate → TaskStart → TaskExit → TaskDelete. The reaper thread never takes this lock.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -31,9 +31,50 @@ use crate::table::{Exited, Status, Table};
 use crate::{mount, options, stats};
 
 /// Work for the single worker thread.
+#[derive(Debug, PartialEq)]
 pub enum Work {
     Exit(Exit),
     Publish(Event),
+}
+
+/// The worker's queue. Exits go first: a `Wait` must not sit behind an event being published.
+/// Events keep their order, which is the order they were produced under the service lock; an
+/// exit handled early only queues its TaskExit behind the events already there, so the
+/// TaskCreate → TaskStart → TaskExit → TaskDelete order holds.
+#[derive(Default)]
+pub struct WorkQueue {
+    q: Mutex<(VecDeque<Exit>, VecDeque<Event>)>,
+    ready: Condvar,
+}
+
+impl WorkQueue {
+    fn queue(&self) -> MutexGuard<'_, (VecDeque<Exit>, VecDeque<Event>)> {
+        self.q.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn exit(&self, e: Exit) {
+        self.queue().0.push_back(e);
+        self.ready.notify_one();
+    }
+
+    pub fn event(&self, ev: Event) {
+        self.queue().1.push_back(ev);
+        self.ready.notify_one();
+    }
+
+    /// The next piece of work: the oldest exit, else the oldest event; blocks while empty.
+    pub fn next(&self) -> Work {
+        let mut q = self.queue();
+        loop {
+            if let Some(e) = q.0.pop_front() {
+                return Work::Exit(e);
+            }
+            if let Some(ev) = q.1.pop_front() {
+                return Work::Publish(ev);
+            }
+            q = self.ready.wait(q).unwrap_or_else(|e| e.into_inner());
+        }
+    }
 }
 
 struct Proc {
@@ -64,7 +105,7 @@ pub struct Service {
     monitor: Arc<Monitor>,
     inner: Mutex<Inner>,
     cond: Condvar,
-    queue: Mutex<Sender<Work>>,
+    queue: Arc<WorkQueue>,
     shutdown: Mutex<Sender<()>>,
 }
 
@@ -176,7 +217,7 @@ impl Service {
         address: String,
         publish_binary: String,
         monitor: Arc<Monitor>,
-        queue: Sender<Work>,
+        queue: Arc<WorkQueue>,
         shutdown: Sender<()>,
     ) -> Service {
         Service {
@@ -187,7 +228,7 @@ impl Service {
             monitor,
             inner: Mutex::new(Inner::default()),
             cond: Condvar::new(),
-            queue: Mutex::new(queue),
+            queue,
             shutdown: Mutex::new(shutdown),
         }
     }
@@ -197,11 +238,7 @@ impl Service {
     }
 
     fn emit(&self, e: Event) {
-        let _ = self
-            .queue
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .send(Work::Publish(e));
+        self.queue.event(e);
     }
 
     /// Worker thread: exits and publishing, strictly in queue order.
@@ -935,5 +972,41 @@ impl Task for Service {
                 .send(());
         }
         Ok(Empty::new())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn start_event(pid: u32) -> Event {
+        let mut ev = TaskStart::new();
+        ev.pid = pid;
+        Event::new(&ev)
+    }
+
+    #[test]
+    fn exits_overtake_queued_events_which_keep_their_order() {
+        let q = WorkQueue::default();
+        q.event(start_event(1));
+        q.event(start_event(2));
+        q.exit(Exit { pid: 7, raw: 0 });
+        q.event(start_event(3));
+        q.exit(Exit { pid: 8, raw: 9 });
+        assert_eq!(q.next(), Work::Exit(Exit { pid: 7, raw: 0 }));
+        assert_eq!(q.next(), Work::Exit(Exit { pid: 8, raw: 9 }));
+        for pid in 1..=3 {
+            assert_eq!(q.next(), Work::Publish(start_event(pid)));
+        }
+    }
+
+    #[test]
+    fn next_blocks_until_work_arrives() {
+        let q = Arc::new(WorkQueue::default());
+        let q2 = Arc::clone(&q);
+        let t = std::thread::spawn(move || q2.next());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        q.exit(Exit { pid: 3, raw: 0 });
+        assert_eq!(t.join().unwrap(), Work::Exit(Exit { pid: 3, raw: 0 }));
     }
 }
