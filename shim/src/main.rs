@@ -160,15 +160,18 @@ fn listen(flags: &Flags) -> Result<()> {
     let monitor = reaper::Monitor::start(Box::new(move |e| reaper_queue.exit(e)))
         .context("start the reaper thread")?;
     let (down_tx, down_rx) = mpsc::channel::<()>();
-    let svc = Arc::new(service::Service::new(
-        flags.id.clone(),
-        flags.namespace.clone(),
-        flags.address.clone(),
-        flags.publish_binary.clone(),
-        monitor,
-        Arc::clone(&queue),
-        down_tx,
-    ));
+    let svc = Arc::new(
+        service::Service::new(
+            flags.id.clone(),
+            flags.namespace.clone(),
+            flags.address.clone(),
+            flags.publish_binary.clone(),
+            monitor,
+            Arc::clone(&queue),
+            down_tx,
+        )
+        .forward_to(std::env::var("TTRPC_ADDRESS").ok()),
+    );
     let worker = Arc::clone(&svc);
     std::thread::Builder::new()
         .name("worker".into())

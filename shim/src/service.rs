@@ -22,7 +22,7 @@ use containerd_shim_protos::types::task::{ProcessInfo, Status as PbStatus};
 use containerd_shim_protos::Task;
 use ttrpc::{Code, TtrpcContext};
 
-use crate::events::Event;
+use crate::events::{Event, Forwarder};
 use crate::exit::exit_status;
 use crate::reaper::{Exit, Monitor};
 use crate::runtime::Runtime;
@@ -107,6 +107,8 @@ pub struct Service {
     cond: Condvar,
     queue: Arc<WorkQueue>,
     shutdown: Mutex<Sender<()>>,
+    /// Events.Forward to containerd's TTRPC_ADDRESS; used by the worker thread only.
+    forwarder: Mutex<Option<Forwarder>>,
 }
 
 /// Saved in the bundle so `delete` (after a shim crash) drives the same runtime and root.
@@ -230,6 +232,19 @@ impl Service {
             cond: Condvar::new(),
             queue,
             shutdown: Mutex::new(shutdown),
+            forwarder: Mutex::new(None),
+        }
+    }
+
+    /// Publish events with `Events.Forward` to containerd's ttrpc address (`TTRPC_ADDRESS`).
+    pub fn forward_to(self, ttrpc_address: Option<String>) -> Service {
+        Service {
+            forwarder: Mutex::new(
+                ttrpc_address
+                    .filter(|a| !a.is_empty())
+                    .map(|a| Forwarder::new(&a)),
+            ),
+            ..self
         }
     }
 
@@ -279,6 +294,20 @@ impl Service {
     }
 
     fn publish(&self, ev: &Event) {
+        if let Some(f) = self
+            .forwarder
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+        {
+            match f.forward(&self.namespace, ev) {
+                Ok(()) => return,
+                Err(e) => eprintln!(
+                    "publish {}: Events.Forward: {e}; using the publish binary",
+                    ev.topic
+                ),
+            }
+        }
         if self.publish_binary.is_empty() {
             return;
         }

@@ -704,3 +704,95 @@ fn stdin_through_the_shim_and_close_io() {
     assert_eq!(reader.join().unwrap(), "ping\nstdin-closed\n");
     drop(writer);
 }
+
+/// containerd's side of `Events.Forward`, recording "topic namespace type_url" per event.
+struct FakeEvents(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl containerd_shim_protos::Events for FakeEvents {
+    fn forward(
+        &self,
+        _: &ttrpc::TtrpcContext,
+        req: containerd_shim_protos::shim::events::ForwardRequest,
+    ) -> ttrpc::Result<containerd_shim_protos::protobuf::well_known_types::empty::Empty> {
+        let env = req.envelope.unwrap_or_default();
+        let ty = env
+            .event
+            .as_ref()
+            .map(|a| a.type_url.clone())
+            .unwrap_or_default();
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("{} {} {ty}", env.topic, env.namespace));
+        Ok(Default::default())
+    }
+}
+
+#[test]
+fn events_forwarded_over_ttrpc_and_shutdown_replies_then_exits() {
+    let (hull, rootfs) = require!();
+    let fx = Fixture::new(hull, rootfs, &["sh", "-c", "exit 4"]);
+    // A fake containerd ttrpc endpoint where the shim's TTRPC_ADDRESS points.
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let svc = std::sync::Arc::new(FakeEvents(got.clone()));
+    let addr = fx.dir.path().join("containerd.sock.ttrpc");
+    let mut server = ttrpc::Server::new()
+        .bind(&format!("unix://{}", addr.display()))
+        .unwrap()
+        .register_service(containerd_shim_protos::create_events(svc));
+    server.start().unwrap();
+
+    let mut cr = api::ConnectRequest::new();
+    cr.id = fx.id.clone();
+    let shim_pid = call::<_, api::ConnectResponse>(fx.c(), "Connect", &cr)
+        .unwrap()
+        .shim_pid;
+    let _: api::CreateTaskResponse = call(fx.c(), "Create", &fx.create_req(Path::new(""))).unwrap();
+    let mut start = api::StartRequest::new();
+    start.id = fx.id.clone();
+    let _: api::StartResponse = call(fx.c(), "Start", &start).unwrap();
+    let mut w = api::WaitRequest::new();
+    w.id = fx.id.clone();
+    let waited: api::WaitResponse = call(fx.c(), "Wait", &w).unwrap();
+    assert_eq!(waited.exit_status, 4);
+    let mut d = api::DeleteRequest::new();
+    d.id = fx.id.clone();
+    let _: api::DeleteResponse = call(fx.c(), "Delete", &d).unwrap();
+
+    wait_for("four forwarded events", || got.lock().unwrap().len() >= 4);
+    assert_eq!(
+        *got.lock().unwrap(),
+        [
+            "/tasks/create hulltest containerd.events.TaskCreate",
+            "/tasks/start hulltest containerd.events.TaskStart",
+            "/tasks/exit hulltest containerd.events.TaskExit",
+            "/tasks/delete hulltest containerd.events.TaskDelete",
+        ]
+    );
+    assert!(
+        fx.events().is_empty(),
+        "publish binary not used while Forward works: {:?}",
+        fx.events()
+    );
+
+    // Shutdown: the reply reaches the client, then the shim process goes.
+    let mut sd = api::ShutdownRequest::new();
+    sd.id = fx.id.clone();
+    let r: ttrpc::Result<api::Empty> = call(fx.c(), "Shutdown", &sd);
+    assert!(r.is_ok(), "Shutdown reply: {r:?}");
+    let proc_dir = PathBuf::from(format!("/proc/{shim_pid}"));
+    wait_for("the shim process to exit", || {
+        // Gone, or a zombie not yet reaped by its new parent.
+        fs::read_to_string(proc_dir.join("stat"))
+            .map(|s| {
+                s.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+            })
+            .unwrap_or(true)
+    });
+    assert!(!fx.socket_path().exists(), "socket removed");
+    server.shutdown();
+}
