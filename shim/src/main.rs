@@ -11,6 +11,7 @@ mod mount;
 mod options;
 mod reaper;
 mod runtime;
+mod server;
 mod service;
 mod stats;
 mod stdio;
@@ -159,7 +160,6 @@ fn listen(flags: &Flags) -> Result<()> {
     let reaper_queue = Arc::clone(&queue);
     let monitor = reaper::Monitor::start(Box::new(move |e| reaper_queue.exit(e)))
         .context("start the reaper thread")?;
-    let (down_tx, down_rx) = mpsc::channel::<()>();
     let svc = Arc::new(
         service::Service::new(
             flags.id.clone(),
@@ -168,16 +168,17 @@ fn listen(flags: &Flags) -> Result<()> {
             flags.publish_binary.clone(),
             monitor,
             Arc::clone(&queue),
-            down_tx,
         )
         .forward_to(std::env::var("TTRPC_ADDRESS").ok()),
     );
     let worker = Arc::clone(&svc);
+    let worker_queue = Arc::clone(&queue);
     std::thread::Builder::new()
         .name("worker".into())
         .stack_size(256 * 1024)
         .spawn(move || loop {
-            worker.work(queue.next());
+            worker.work(worker_queue.next());
+            worker_queue.done();
         })
         .context("start the worker thread")?;
 
@@ -199,16 +200,22 @@ fn listen(flags: &Flags) -> Result<()> {
         std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
     }
     let _ = std::fs::remove_file(&socket);
-    let mut server = ttrpc::Server::new()
-        .bind(&format!("unix://{}", socket.display()))
-        .with_context(|| format!("listen on {}", socket.display()))?
-        .register_service(methods)
-        // Fewer idle workers than ttrpc's default (3, up to 5): one idle worker suffices, a new
-        // one is spawned whenever the idle count drops below the minimum (e.g. a blocked Wait).
-        .set_thread_count_min(1)
-        .set_thread_count_default(2)
-        .set_thread_count_max(3);
-    server.start().context("start the ttrpc server")?;
+    let listener = std::os::unix::net::UnixListener::bind(&socket)
+        .with_context(|| format!("listen on {}", socket.display()))?;
+
+    // Once Shutdown has been accepted and its reply written: publish what is still queued
+    // (TaskDelete), as containerd's shim drains its publisher, then go. containerd does not wait
+    // for this process; it closes the connection and runs `SHIM delete` right after the reply.
+    let exit_socket = socket.clone();
+    let after: server::AfterReply = Arc::new(move || {
+        if svc.exit_requested() {
+            let _ = std::fs::remove_file(&exit_socket);
+            if !queue.wait_idle(std::time::Duration::from_secs(5)) {
+                eprintln!("shutdown: events still queued after 5 s; exiting anyway");
+            }
+            std::process::exit(0);
+        }
+    });
 
     // Tell `start` we listen, then let go of its pipe.
     println!("ok");
@@ -217,14 +224,8 @@ fn listen(flags: &Flags) -> Result<()> {
         // SAFETY: dup2 onto fd 1 with a valid open fd; replaces stdout atomically.
         unsafe { libc::dup2(null.as_raw_fd(), 1) };
     }
-
-    let _ = down_rx.recv();
-    let _ = std::fs::remove_file(&socket);
-    let _server = server.stop_listen();
-    // The Shutdown reply is written by a worker right after its handler returned; give it a
-    // moment before the process goes (containerd also accepts a closed connection here).
-    std::thread::sleep(std::time::Duration::from_millis(50));
-    std::process::exit(0);
+    server::serve(listener, Arc::new(methods), after).context("serve ttrpc")?;
+    Ok(())
 }
 
 /// `delete`: the shim is gone; remove the container and report it killed.

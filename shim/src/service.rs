@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::Sender;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use containerd_shim_protos::api::{self, Empty};
@@ -43,37 +43,70 @@ pub enum Work {
 /// TaskCreate → TaskStart → TaskExit → TaskDelete order holds.
 #[derive(Default)]
 pub struct WorkQueue {
-    q: Mutex<(VecDeque<Exit>, VecDeque<Event>)>,
+    q: Mutex<Queued>,
     ready: Condvar,
+    idle: Condvar,
+}
+
+#[derive(Default)]
+struct Queued {
+    exits: VecDeque<Exit>,
+    events: VecDeque<Event>,
+    /// The worker is handling something it took from here.
+    busy: bool,
 }
 
 impl WorkQueue {
-    fn queue(&self) -> MutexGuard<'_, (VecDeque<Exit>, VecDeque<Event>)> {
+    fn queue(&self) -> MutexGuard<'_, Queued> {
         self.q.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn exit(&self, e: Exit) {
-        self.queue().0.push_back(e);
+        self.queue().exits.push_back(e);
         self.ready.notify_one();
     }
 
     pub fn event(&self, ev: Event) {
-        self.queue().1.push_back(ev);
+        self.queue().events.push_back(ev);
         self.ready.notify_one();
     }
 
     /// The next piece of work: the oldest exit, else the oldest event; blocks while empty.
+    /// The caller reports with [`WorkQueue::done`] when it has handled it.
     pub fn next(&self) -> Work {
         let mut q = self.queue();
         loop {
-            if let Some(e) = q.0.pop_front() {
-                return Work::Exit(e);
-            }
-            if let Some(ev) = q.1.pop_front() {
-                return Work::Publish(ev);
+            let w = match q.exits.pop_front() {
+                Some(e) => Some(Work::Exit(e)),
+                None => q.events.pop_front().map(Work::Publish),
+            };
+            if let Some(w) = w {
+                q.busy = true;
+                return w;
             }
             q = self.ready.wait(q).unwrap_or_else(|e| e.into_inner());
         }
+    }
+
+    pub fn done(&self) {
+        let mut q = self.queue();
+        q.busy = false;
+        if q.exits.is_empty() && q.events.is_empty() {
+            self.idle.notify_all();
+        }
+    }
+
+    /// Wait until everything queued has been handled (events published), at most `limit`.
+    /// Returns whether it got there.
+    pub fn wait_idle(&self, limit: std::time::Duration) -> bool {
+        let q = self.queue();
+        let (q, _) = self
+            .idle
+            .wait_timeout_while(q, limit, |q| {
+                q.busy || !q.exits.is_empty() || !q.events.is_empty()
+            })
+            .unwrap_or_else(|e| e.into_inner());
+        !(q.busy || !q.exits.is_empty() || !q.events.is_empty())
     }
 }
 
@@ -106,7 +139,8 @@ pub struct Service {
     inner: Mutex<Inner>,
     cond: Condvar,
     queue: Arc<WorkQueue>,
-    shutdown: Mutex<Sender<()>>,
+    /// Shutdown was accepted: the process exits once the reply is out.
+    exit_requested: AtomicBool,
     /// Events.Forward to containerd's TTRPC_ADDRESS; used by the worker thread only.
     forwarder: Mutex<Option<Forwarder>>,
 }
@@ -220,7 +254,6 @@ impl Service {
         publish_binary: String,
         monitor: Arc<Monitor>,
         queue: Arc<WorkQueue>,
-        shutdown: Sender<()>,
     ) -> Service {
         Service {
             id,
@@ -231,7 +264,7 @@ impl Service {
             inner: Mutex::new(Inner::default()),
             cond: Condvar::new(),
             queue,
-            shutdown: Mutex::new(shutdown),
+            exit_requested: AtomicBool::new(false),
             forwarder: Mutex::new(None),
         }
     }
@@ -246,6 +279,11 @@ impl Service {
             ),
             ..self
         }
+    }
+
+    /// Shutdown said to go (checked after each reply is written).
+    pub fn exit_requested(&self) -> bool {
+        self.exit_requested.load(Ordering::SeqCst)
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -994,11 +1032,7 @@ impl Task for Service {
         let g = self.lock();
         // Stay while a container still exists, unless told to go now.
         if req.now || g.deleted || g.procs.is_empty() {
-            let _ = self
-                .shutdown
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .send(());
+            self.exit_requested.store(true, Ordering::SeqCst);
         }
         Ok(Empty::new())
     }
@@ -1027,6 +1061,27 @@ mod tests {
         for pid in 1..=3 {
             assert_eq!(q.next(), Work::Publish(start_event(pid)));
         }
+    }
+
+    #[test]
+    fn wait_idle_waits_for_the_worker_to_finish_the_last_item() {
+        let q = Arc::new(WorkQueue::default());
+        assert!(
+            q.wait_idle(std::time::Duration::ZERO),
+            "empty queue is idle"
+        );
+        q.event(start_event(1));
+        assert!(!q.wait_idle(std::time::Duration::from_millis(10)));
+        let w = q.next();
+        assert!(!q.wait_idle(std::time::Duration::from_millis(10)), "busy");
+        let q2 = Arc::clone(&q);
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            q2.done();
+        });
+        assert!(q.wait_idle(std::time::Duration::from_secs(10)));
+        t.join().unwrap();
+        assert_eq!(w, Work::Publish(start_event(1)));
     }
 
     #[test]

@@ -796,3 +796,62 @@ fn events_forwarded_over_ttrpc_and_shutdown_replies_then_exits() {
     assert!(!fx.socket_path().exists(), "socket removed");
     server.shutdown();
 }
+
+fn thread_names(pid: u32) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter_map(|t| fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .map(|s| s.trim().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_pending_wait_does_not_block_other_calls_on_the_connection() {
+    let (hull, rootfs) = require!();
+    let fx = Fixture::new(hull, rootfs, &["sleep", "1000"]);
+    let mut cr = api::ConnectRequest::new();
+    cr.id = fx.id.clone();
+    let shim_pid = call::<_, api::ConnectResponse>(fx.c(), "Connect", &cr)
+        .unwrap()
+        .shim_pid;
+    let _: api::CreateTaskResponse = call(fx.c(), "Create", &fx.create_req(Path::new(""))).unwrap();
+    let mut start = api::StartRequest::new();
+    start.id = fx.id.clone();
+    let _: api::StartResponse = call(fx.c(), "Start", &start).unwrap();
+    // Idle with one client connection and no stdin: these threads only.
+    assert_eq!(
+        thread_names(shim_pid),
+        ["containerd-shim", "reaper", "ttrpc-conn", "worker"],
+        "threads of the idle shim"
+    );
+
+    // Wait on the same connection (the ttrpc client multiplexes), then other calls meanwhile.
+    let c = fx.c().clone();
+    let mut wreq = api::WaitRequest::new();
+    wreq.id = fx.id.clone();
+    let waiter = std::thread::spawn(move || call::<_, api::WaitResponse>(&c, "Wait", &wreq));
+    wait_for("the Wait thread", || {
+        thread_names(shim_pid).contains(&"ttrpc-wait".to_string())
+    });
+    let mut sreq = api::StateRequest::new();
+    sreq.id = fx.id.clone();
+    let st: api::StateResponse = call(fx.c(), "State", &sreq).unwrap();
+    assert_eq!(st.status.enum_value(), Ok(Status::RUNNING));
+    // An unknown method is an error reply, and the connection stays usable.
+    let e = call::<_, api::Empty>(fx.c(), "NoSuchMethod", &sreq).unwrap_err();
+    assert!(format!("{e:?}").contains("not supported"), "{e:?}");
+    let mut k = api::KillRequest::new();
+    k.id = fx.id.clone();
+    k.signal = 9;
+    let _: api::Empty = call(fx.c(), "Kill", &k).unwrap();
+    assert_eq!(waiter.join().unwrap().unwrap().exit_status, 137);
+    wait_for("the Wait thread to end", || {
+        !thread_names(shim_pid).contains(&"ttrpc-wait".to_string())
+    });
+    let mut dreq = api::DeleteRequest::new();
+    dreq.id = fx.id.clone();
+    let d: api::DeleteResponse = call(fx.c(), "Delete", &dreq).unwrap();
+    assert_eq!(d.exit_status, 137);
+}
