@@ -246,22 +246,26 @@ fn delete(flags: &Flags) -> Result<()> {
             service::default_root(&flags.namespace),
         ),
     };
-    let (tx, _rx) = mpsc::channel();
-    let monitor = reaper::Monitor::start(Box::new(move |e| {
-        let _ = tx.send(e);
-    }))?;
-    let rt = runtime::Runtime {
-        binary,
-        root,
-        log: bundle.join("log.json"),
-        monitor,
-    };
-    if let Err(e) = rt.delete(&flags.id, true) {
-        // Already gone is fine: delete must be idempotent.
-        eprintln!("containerd-shim-hull-v2 delete: {e}");
+    // After a normal Delete the runtime has no state left for this id: running `hull delete
+    // --force` would only fail (and cost a process start on containerd's `ctr run --rm` path).
+    if root.join(&flags.id).exists() {
+        let (tx, _rx) = mpsc::channel();
+        let monitor = reaper::Monitor::start(Box::new(move |e| {
+            let _ = tx.send(e);
+        }))?;
+        let rt = runtime::Runtime {
+            binary,
+            root: root.clone(),
+            log: bundle.join("log.json"),
+            monitor,
+        };
+        if let Err(e) = rt.delete(&flags.id, true) {
+            // Already gone is fine: delete must be idempotent.
+            eprintln!("containerd-shim-hull-v2 delete: {e}");
+        }
     }
     mount::unmount_all(&bundle.join("rootfs"));
-    service::remove_root(&rt.root);
+    service::remove_root(&root);
     let d = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();

@@ -855,3 +855,52 @@ fn a_pending_wait_does_not_block_other_calls_on_the_connection() {
     let d: api::DeleteResponse = call(fx.c(), "Delete", &dreq).unwrap();
     assert_eq!(d.exit_status, 137);
 }
+
+/// `SHIM delete` runs the runtime's `delete --force` only when the runtime still has state
+/// for the container (after a normal Delete it has none, and containerd still calls it).
+#[test]
+fn bootstrap_delete_runs_the_runtime_only_when_it_has_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("bundle");
+    let root = dir.path().join("root");
+    fs::create_dir_all(&bundle).unwrap();
+    let calls = dir.path().join("calls");
+    let rt = dir.path().join("fake-runtime");
+    fs::write(
+        &rt,
+        format!("#!/bin/sh\necho \"$*\" >> {}\n", calls.display()),
+    )
+    .unwrap();
+    fs::set_permissions(&rt, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    fs::write(
+        bundle.join("hull-shim.json"),
+        serde_json::json!({"binary": rt, "root": root}).to_string(),
+    )
+    .unwrap();
+    let delete = || {
+        let out = Command::new(SHIM)
+            .args(["-namespace", "hulltest", "-address", "/nonexistent/c.sock"])
+            .args(["-id", "gone", "-bundle"])
+            .arg(&bundle)
+            .arg("delete")
+            .current_dir(&bundle)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let r = api::DeleteResponse::parse_from_bytes(&out.stdout).unwrap();
+        assert_eq!(r.exit_status, 137);
+    };
+    delete();
+    assert!(!calls.exists(), "no runtime call without state");
+    fs::create_dir_all(root.join("gone")).unwrap();
+    delete();
+    let got = fs::read_to_string(&calls).unwrap();
+    assert!(
+        got.contains("delete --force gone"),
+        "runtime called with state present: {got:?}"
+    );
+}
