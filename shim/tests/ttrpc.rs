@@ -904,3 +904,43 @@ fn bootstrap_delete_runs_the_runtime_only_when_it_has_state() {
         "runtime called with state present: {got:?}"
     );
 }
+
+/// `start` binds the socket and hands it to the long-lived shim, which marks it close-on-exec
+/// again: the runtime commands it spawns (and so the container) never inherit it.
+#[test]
+fn the_inherited_listening_socket_is_close_on_exec_again() {
+    let (hull, rootfs) = require!();
+    let fx = Fixture::new(hull, rootfs, &["true"]);
+    let mut cr = api::ConnectRequest::new();
+    cr.id = fx.id.clone();
+    let shim_pid = call::<_, api::ConnectResponse>(fx.c(), "Connect", &cr)
+        .unwrap()
+        .shim_pid;
+    let mut sockets = 0;
+    for e in fs::read_dir(format!("/proc/{shim_pid}/fd")).unwrap() {
+        let e = e.unwrap();
+        let Ok(target) = fs::read_link(e.path()) else {
+            continue;
+        };
+        if !target.display().to_string().starts_with("socket:") {
+            continue;
+        }
+        sockets += 1;
+        let info = fs::read_to_string(format!(
+            "/proc/{shim_pid}/fdinfo/{}",
+            e.file_name().to_string_lossy()
+        ))
+        .unwrap();
+        let flags = info
+            .lines()
+            .find_map(|l| l.strip_prefix("flags:"))
+            .map(|f| u32::from_str_radix(f.trim(), 8).unwrap())
+            .unwrap();
+        assert!(
+            flags & libc::O_CLOEXEC as u32 != 0,
+            "socket fd {:?} of the shim lacks O_CLOEXEC: {info}",
+            e.file_name()
+        );
+    }
+    assert!(sockets >= 2, "the listener and our connection: {sockets}");
+}
