@@ -30,6 +30,8 @@ pub struct Flags {
     pub bundle: String,
     /// Socket path the long-lived shim listens on (set by `start` for `Serve`).
     pub socket: String,
+    /// The listening socket, already bound by `start` and inherited under this fd number.
+    pub listen_fd: String,
     pub debug: bool,
 }
 
@@ -72,7 +74,8 @@ where
                         }
                     }
                 }
-                "namespace" | "address" | "publish-binary" | "id" | "bundle" | "socket" => {
+                "namespace" | "address" | "publish-binary" | "id" | "bundle" | "socket"
+                | "listen-fd" => {
                     let value = match inline {
                         Some(v) => v,
                         None => it
@@ -85,6 +88,7 @@ where
                         "publish-binary" => &mut flags.publish_binary,
                         "id" => &mut flags.id,
                         "bundle" => &mut flags.bundle,
+                        "listen-fd" => &mut flags.listen_fd,
                         _ => &mut flags.socket,
                     };
                     *slot = value;

@@ -1,8 +1,8 @@
 //! containerd-shim-hull-v2: a small, long-lived containerd shim v2 (ttrpc, synchronous).
 //!
-//! `start` launches the long-lived shim (this binary without a command, plus `-socket`), waits
-//! until it listens, writes the `address` file in the bundle and prints the address. `delete`
-//! cleans up after a shim that died. See docs/shim.md.
+//! `start` binds the socket, launches the long-lived shim (this binary without a command, plus
+//! `-socket` and `-listen-fd`) with the listening socket inherited, writes the `address` file in
+//! the bundle and prints the address. `delete` cleans up after a shim that died. See docs/shim.md.
 
 mod args;
 mod events;
@@ -11,19 +11,20 @@ mod mount;
 mod options;
 mod reaper;
 mod runtime;
+mod server;
 mod service;
 mod stats;
 mod stdio;
 mod table;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
-use std::os::fd::AsRawFd;
+use std::io::Write;
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{mpsc, Arc};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 use args::{Action, Flags};
 
 fn main() {
@@ -67,6 +68,17 @@ fn start(flags: &Flags) -> Result<()> {
         }
         let _ = std::fs::remove_file(&socket);
     }
+    // Bind here, as containerd's Go shim does, and hand the listening socket to the long-lived
+    // shim: the address works as soon as this process prints it (connections wait in the
+    // backlog), so containerd does not wait for the new process to start up.
+    if let Some(dir) = Path::new(&socket).parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    }
+    let listener = std::os::unix::net::UnixListener::bind(&socket)
+        .with_context(|| format!("listen on {socket}"))?;
+    let fd = listener.as_raw_fd();
+    // Inherited across exec: this process has no other thread that could spawn meanwhile.
+    set_cloexec(fd, false).context("pass the listening socket on")?;
     let exe = std::env::current_exe().context("locate own binary")?;
     let mut c = Command::new(exe);
     c.args([
@@ -77,37 +89,39 @@ fn start(flags: &Flags) -> Result<()> {
         "-publish-binary",
         &flags.publish_binary,
     ])
-    .args(["-id", &flags.id, "-socket", &socket, "-bundle"])
+    .args([
+        "-id",
+        &flags.id,
+        "-socket",
+        &socket,
+        "-listen-fd",
+        &fd.to_string(),
+        "-bundle",
+    ])
     .arg(&bundle)
     .current_dir(&bundle)
     .stdin(Stdio::null())
-    .stdout(Stdio::piped())
+    .stdout(Stdio::null())
     .stderr(shim_log(&bundle));
     if flags.debug {
         c.arg("-debug");
     }
-    let mut child = c.spawn().context("launch the long-lived shim")?;
-    // The shim writes one line once it listens (or why it cannot), then drops this pipe.
-    let mut line = String::new();
-    if let Some(out) = child.stdout.take() {
-        BufReader::new(out)
-            .read_line(&mut line)
-            .context("read the shim's readiness line")?;
-    }
-    if line.trim() != "ok" {
-        let _ = child.wait();
-        bail!(
-            "shim did not start: {}",
-            if line.trim().is_empty() {
-                "exited without a word"
-            } else {
-                line.trim()
-            }
-        );
+    if let Err(e) = c.spawn() {
+        let _ = std::fs::remove_file(&socket);
+        return Err(e).context("launch the long-lived shim");
     }
     write_address(&bundle, &address)?;
     print!("{address}");
     std::io::stdout().flush()?;
+    Ok(())
+}
+
+fn set_cloexec(fd: std::os::fd::RawFd, on: bool) -> std::io::Result<()> {
+    let flag = if on { libc::FD_CLOEXEC } else { 0 };
+    // SAFETY: F_SETFD with plain flags on an fd this process owns.
+    if unsafe { libc::fcntl(fd, libc::F_SETFD, flag) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
     Ok(())
 }
 
@@ -138,47 +152,40 @@ fn serve(flags: &Flags) -> Result<()> {
     let _ = nix::unistd::setsid();
     // SAFETY: prctl(PR_SET_CHILD_SUBREAPER, 1) takes plain integers.
     if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
-        return ready_fail(anyhow!(
+        let e = anyhow!(
             "PR_SET_CHILD_SUBREAPER: {}",
             std::io::Error::last_os_error()
-        ));
+        );
+        let _ = std::fs::remove_file(&flags.socket);
+        return Err(e);
     }
-    match listen(flags) {
-        Ok(()) => Ok(()),
-        Err(e) => ready_fail(e),
-    }
-}
-
-fn ready_fail(e: anyhow::Error) -> Result<()> {
-    println!("{e:#}");
-    Err(e)
+    listen(flags)
 }
 
 fn listen(flags: &Flags) -> Result<()> {
-    let (work_tx, work_rx) = mpsc::channel::<service::Work>();
-    let reaper_tx = work_tx.clone();
-    let monitor = reaper::Monitor::start(Box::new(move |e| {
-        let _ = reaper_tx.send(service::Work::Exit(e));
-    }))
-    .context("start the reaper thread")?;
-    let (down_tx, down_rx) = mpsc::channel::<()>();
-    let svc = Arc::new(service::Service::new(
-        flags.id.clone(),
-        flags.namespace.clone(),
-        flags.address.clone(),
-        flags.publish_binary.clone(),
-        monitor,
-        work_tx,
-        down_tx,
-    ));
+    let queue = Arc::new(service::WorkQueue::default());
+    let reaper_queue = Arc::clone(&queue);
+    let monitor = reaper::Monitor::start(Box::new(move |e| reaper_queue.exit(e)))
+        .context("start the reaper thread")?;
+    let svc = Arc::new(
+        service::Service::new(
+            flags.id.clone(),
+            flags.namespace.clone(),
+            flags.address.clone(),
+            flags.publish_binary.clone(),
+            monitor,
+            Arc::clone(&queue),
+        )
+        .forward_to(std::env::var("TTRPC_ADDRESS").ok()),
+    );
     let worker = Arc::clone(&svc);
+    let worker_queue = Arc::clone(&queue);
     std::thread::Builder::new()
         .name("worker".into())
         .stack_size(256 * 1024)
-        .spawn(move || {
-            for w in work_rx {
-                worker.work(w);
-            }
+        .spawn(move || loop {
+            worker.work(worker_queue.next());
+            worker_queue.done();
         })
         .context("start the worker thread")?;
 
@@ -196,36 +203,42 @@ fn listen(flags: &Flags) -> Result<()> {
     methods.extend(v2);
 
     let socket = PathBuf::from(&flags.socket);
-    if let Some(dir) = socket.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
-    }
-    let _ = std::fs::remove_file(&socket);
-    let mut server = ttrpc::Server::new()
-        .bind(&format!("unix://{}", socket.display()))
-        .with_context(|| format!("listen on {}", socket.display()))?
-        .register_service(methods)
-        // Fewer idle workers than ttrpc's default (3, up to 5): one idle worker suffices, a new
-        // one is spawned whenever the idle count drops below the minimum (e.g. a blocked Wait).
-        .set_thread_count_min(1)
-        .set_thread_count_default(2)
-        .set_thread_count_max(3);
-    server.start().context("start the ttrpc server")?;
+    let listener = if flags.listen_fd.is_empty() {
+        // Started by hand (not by `start`): bind here.
+        if let Some(dir) = socket.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+        }
+        let _ = std::fs::remove_file(&socket);
+        std::os::unix::net::UnixListener::bind(&socket)
+            .with_context(|| format!("listen on {}", socket.display()))?
+    } else {
+        let fd: std::os::fd::RawFd = flags
+            .listen_fd
+            .parse()
+            .with_context(|| format!("-listen-fd {:?}", flags.listen_fd))?;
+        // Not inherited by the runtime commands this process spawns.
+        set_cloexec(fd, true).context("-listen-fd: not an open descriptor")?;
+        // SAFETY: `start` passed this listening socket to us and keeps no use of it; nothing
+        // else in this process refers to the fd, so the listener owns it from here on.
+        unsafe { std::os::unix::net::UnixListener::from_raw_fd(fd) }
+    };
 
-    // Tell `start` we listen, then let go of its pipe.
-    println!("ok");
-    std::io::stdout().flush()?;
-    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
-        // SAFETY: dup2 onto fd 1 with a valid open fd; replaces stdout atomically.
-        unsafe { libc::dup2(null.as_raw_fd(), 1) };
-    }
+    // Once Shutdown has been accepted and its reply written: publish what is still queued
+    // (TaskDelete), as containerd's shim drains its publisher, then go. containerd does not wait
+    // for this process; it closes the connection and runs `SHIM delete` right after the reply.
+    let exit_socket = socket.clone();
+    let after: server::AfterReply = Arc::new(move || {
+        if svc.exit_requested() {
+            let _ = std::fs::remove_file(&exit_socket);
+            if !queue.wait_idle(std::time::Duration::from_secs(5)) {
+                eprintln!("shutdown: events still queued after 5 s; exiting anyway");
+            }
+            std::process::exit(0);
+        }
+    });
 
-    let _ = down_rx.recv();
-    let _ = std::fs::remove_file(&socket);
-    let _server = server.stop_listen();
-    // The Shutdown reply is written by a worker right after its handler returned; give it a
-    // moment before the process goes (containerd also accepts a closed connection here).
-    std::thread::sleep(std::time::Duration::from_millis(50));
-    std::process::exit(0);
+    server::serve(listener, Arc::new(methods), after).context("serve ttrpc")?;
+    Ok(())
 }
 
 /// `delete`: the shim is gone; remove the container and report it killed.
@@ -246,22 +259,26 @@ fn delete(flags: &Flags) -> Result<()> {
             service::default_root(&flags.namespace),
         ),
     };
-    let (tx, _rx) = mpsc::channel();
-    let monitor = reaper::Monitor::start(Box::new(move |e| {
-        let _ = tx.send(e);
-    }))?;
-    let rt = runtime::Runtime {
-        binary,
-        root,
-        log: bundle.join("log.json"),
-        monitor,
-    };
-    if let Err(e) = rt.delete(&flags.id, true) {
-        // Already gone is fine: delete must be idempotent.
-        eprintln!("containerd-shim-hull-v2 delete: {e}");
+    // After a normal Delete the runtime has no state left for this id: running `hull delete
+    // --force` would only fail (and cost a process start on containerd's `ctr run --rm` path).
+    if root.join(&flags.id).exists() {
+        let (tx, _rx) = mpsc::channel();
+        let monitor = reaper::Monitor::start(Box::new(move |e| {
+            let _ = tx.send(e);
+        }))?;
+        let rt = runtime::Runtime {
+            binary,
+            root: root.clone(),
+            log: bundle.join("log.json"),
+            monitor,
+        };
+        if let Err(e) = rt.delete(&flags.id, true) {
+            // Already gone is fine: delete must be idempotent.
+            eprintln!("containerd-shim-hull-v2 delete: {e}");
+        }
     }
     mount::unmount_all(&bundle.join("rootfs"));
-    service::remove_root(&rt.root);
+    service::remove_root(&root);
     let d = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();

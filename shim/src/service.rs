@@ -5,9 +5,9 @@
 //! thread and one queue, so events leave in the order they were produced under the lock:
 //! TaskCreate → TaskStart → TaskExit → TaskDelete. The reaper thread never takes this lock.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::Sender;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use containerd_shim_protos::api::{self, Empty};
@@ -22,7 +22,7 @@ use containerd_shim_protos::types::task::{ProcessInfo, Status as PbStatus};
 use containerd_shim_protos::Task;
 use ttrpc::{Code, TtrpcContext};
 
-use crate::events::Event;
+use crate::events::{Event, Forwarder};
 use crate::exit::exit_status;
 use crate::reaper::{Exit, Monitor};
 use crate::runtime::Runtime;
@@ -31,9 +31,83 @@ use crate::table::{Exited, Status, Table};
 use crate::{mount, options, stats};
 
 /// Work for the single worker thread.
+#[derive(Debug, PartialEq)]
 pub enum Work {
     Exit(Exit),
     Publish(Event),
+}
+
+/// The worker's queue. Exits go first: a `Wait` must not sit behind an event being published.
+/// Events keep their order, which is the order they were produced under the service lock; an
+/// exit handled early only queues its TaskExit behind the events already there, so the
+/// TaskCreate → TaskStart → TaskExit → TaskDelete order holds.
+#[derive(Default)]
+pub struct WorkQueue {
+    q: Mutex<Queued>,
+    ready: Condvar,
+    idle: Condvar,
+}
+
+#[derive(Default)]
+struct Queued {
+    exits: VecDeque<Exit>,
+    events: VecDeque<Event>,
+    /// The worker is handling something it took from here.
+    busy: bool,
+}
+
+impl WorkQueue {
+    fn queue(&self) -> MutexGuard<'_, Queued> {
+        self.q.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn exit(&self, e: Exit) {
+        self.queue().exits.push_back(e);
+        self.ready.notify_one();
+    }
+
+    pub fn event(&self, ev: Event) {
+        self.queue().events.push_back(ev);
+        self.ready.notify_one();
+    }
+
+    /// The next piece of work: the oldest exit, else the oldest event; blocks while empty.
+    /// The caller reports with [`WorkQueue::done`] when it has handled it.
+    pub fn next(&self) -> Work {
+        let mut q = self.queue();
+        loop {
+            let w = match q.exits.pop_front() {
+                Some(e) => Some(Work::Exit(e)),
+                None => q.events.pop_front().map(Work::Publish),
+            };
+            if let Some(w) = w {
+                q.busy = true;
+                return w;
+            }
+            q = self.ready.wait(q).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    pub fn done(&self) {
+        let mut q = self.queue();
+        q.busy = false;
+        if q.exits.is_empty() && q.events.is_empty() {
+            self.idle.notify_all();
+        }
+    }
+
+    /// Wait until everything queued has been handled (events published), at most `limit`.
+    /// Returns whether it got there.
+    pub fn wait_idle(&self, limit: std::time::Duration) -> bool {
+        let q = self.queue();
+        let (q, _) = self
+            .idle
+            .wait_timeout_while(q, limit, |q| {
+                q.busy || !q.exits.is_empty() || !q.events.is_empty()
+            })
+            .unwrap_or_else(|e| e.into_inner());
+        !(q.busy || !q.exits.is_empty() || !q.events.is_empty())
+    }
 }
 
 struct Proc {
@@ -64,8 +138,11 @@ pub struct Service {
     monitor: Arc<Monitor>,
     inner: Mutex<Inner>,
     cond: Condvar,
-    queue: Mutex<Sender<Work>>,
-    shutdown: Mutex<Sender<()>>,
+    queue: Arc<WorkQueue>,
+    /// Shutdown was accepted: the process exits once the reply is out.
+    exit_requested: AtomicBool,
+    /// Events.Forward to containerd's TTRPC_ADDRESS; used by the worker thread only.
+    forwarder: Mutex<Option<Forwarder>>,
 }
 
 /// Saved in the bundle so `delete` (after a shim crash) drives the same runtime and root.
@@ -176,8 +253,7 @@ impl Service {
         address: String,
         publish_binary: String,
         monitor: Arc<Monitor>,
-        queue: Sender<Work>,
-        shutdown: Sender<()>,
+        queue: Arc<WorkQueue>,
     ) -> Service {
         Service {
             id,
@@ -187,9 +263,27 @@ impl Service {
             monitor,
             inner: Mutex::new(Inner::default()),
             cond: Condvar::new(),
-            queue: Mutex::new(queue),
-            shutdown: Mutex::new(shutdown),
+            queue,
+            exit_requested: AtomicBool::new(false),
+            forwarder: Mutex::new(None),
         }
+    }
+
+    /// Publish events with `Events.Forward` to containerd's ttrpc address (`TTRPC_ADDRESS`).
+    pub fn forward_to(self, ttrpc_address: Option<String>) -> Service {
+        Service {
+            forwarder: Mutex::new(
+                ttrpc_address
+                    .filter(|a| !a.is_empty())
+                    .map(|a| Forwarder::new(&a)),
+            ),
+            ..self
+        }
+    }
+
+    /// Shutdown said to go (checked after each reply is written).
+    pub fn exit_requested(&self) -> bool {
+        self.exit_requested.load(Ordering::SeqCst)
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -197,11 +291,7 @@ impl Service {
     }
 
     fn emit(&self, e: Event) {
-        let _ = self
-            .queue
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .send(Work::Publish(e));
+        self.queue.event(e);
     }
 
     /// Worker thread: exits and publishing, strictly in queue order.
@@ -242,6 +332,20 @@ impl Service {
     }
 
     fn publish(&self, ev: &Event) {
+        if let Some(f) = self
+            .forwarder
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+        {
+            match f.forward(&self.namespace, ev) {
+                Ok(()) => return,
+                Err(e) => eprintln!(
+                    "publish {}: Events.Forward: {e}; using the publish binary",
+                    ev.topic
+                ),
+            }
+        }
         if self.publish_binary.is_empty() {
             return;
         }
@@ -928,12 +1032,65 @@ impl Task for Service {
         let g = self.lock();
         // Stay while a container still exists, unless told to go now.
         if req.now || g.deleted || g.procs.is_empty() {
-            let _ = self
-                .shutdown
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .send(());
+            self.exit_requested.store(true, Ordering::SeqCst);
         }
         Ok(Empty::new())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn start_event(pid: u32) -> Event {
+        let mut ev = TaskStart::new();
+        ev.pid = pid;
+        Event::new(&ev)
+    }
+
+    #[test]
+    fn exits_overtake_queued_events_which_keep_their_order() {
+        let q = WorkQueue::default();
+        q.event(start_event(1));
+        q.event(start_event(2));
+        q.exit(Exit { pid: 7, raw: 0 });
+        q.event(start_event(3));
+        q.exit(Exit { pid: 8, raw: 9 });
+        assert_eq!(q.next(), Work::Exit(Exit { pid: 7, raw: 0 }));
+        assert_eq!(q.next(), Work::Exit(Exit { pid: 8, raw: 9 }));
+        for pid in 1..=3 {
+            assert_eq!(q.next(), Work::Publish(start_event(pid)));
+        }
+    }
+
+    #[test]
+    fn wait_idle_waits_for_the_worker_to_finish_the_last_item() {
+        let q = Arc::new(WorkQueue::default());
+        assert!(
+            q.wait_idle(std::time::Duration::ZERO),
+            "empty queue is idle"
+        );
+        q.event(start_event(1));
+        assert!(!q.wait_idle(std::time::Duration::from_millis(10)));
+        let w = q.next();
+        assert!(!q.wait_idle(std::time::Duration::from_millis(10)), "busy");
+        let q2 = Arc::clone(&q);
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            q2.done();
+        });
+        assert!(q.wait_idle(std::time::Duration::from_secs(10)));
+        t.join().unwrap();
+        assert_eq!(w, Work::Publish(start_event(1)));
+    }
+
+    #[test]
+    fn next_blocks_until_work_arrives() {
+        let q = Arc::new(WorkQueue::default());
+        let q2 = Arc::clone(&q);
+        let t = std::thread::spawn(move || q2.next());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        q.exit(Exit { pid: 3, raw: 0 });
+        assert_eq!(t.join().unwrap(), Work::Exit(Exit { pid: 3, raw: 0 }));
     }
 }

@@ -704,3 +704,243 @@ fn stdin_through_the_shim_and_close_io() {
     assert_eq!(reader.join().unwrap(), "ping\nstdin-closed\n");
     drop(writer);
 }
+
+/// containerd's side of `Events.Forward`, recording "topic namespace type_url" per event.
+struct FakeEvents(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl containerd_shim_protos::Events for FakeEvents {
+    fn forward(
+        &self,
+        _: &ttrpc::TtrpcContext,
+        req: containerd_shim_protos::shim::events::ForwardRequest,
+    ) -> ttrpc::Result<containerd_shim_protos::protobuf::well_known_types::empty::Empty> {
+        let env = req.envelope.unwrap_or_default();
+        let ty = env
+            .event
+            .as_ref()
+            .map(|a| a.type_url.clone())
+            .unwrap_or_default();
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("{} {} {ty}", env.topic, env.namespace));
+        Ok(Default::default())
+    }
+}
+
+#[test]
+fn events_forwarded_over_ttrpc_and_shutdown_replies_then_exits() {
+    let (hull, rootfs) = require!();
+    let fx = Fixture::new(hull, rootfs, &["sh", "-c", "exit 4"]);
+    // A fake containerd ttrpc endpoint where the shim's TTRPC_ADDRESS points.
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let svc = std::sync::Arc::new(FakeEvents(got.clone()));
+    let addr = fx.dir.path().join("containerd.sock.ttrpc");
+    let mut server = ttrpc::Server::new()
+        .bind(&format!("unix://{}", addr.display()))
+        .unwrap()
+        .register_service(containerd_shim_protos::create_events(svc));
+    server.start().unwrap();
+
+    let mut cr = api::ConnectRequest::new();
+    cr.id = fx.id.clone();
+    let shim_pid = call::<_, api::ConnectResponse>(fx.c(), "Connect", &cr)
+        .unwrap()
+        .shim_pid;
+    let _: api::CreateTaskResponse = call(fx.c(), "Create", &fx.create_req(Path::new(""))).unwrap();
+    let mut start = api::StartRequest::new();
+    start.id = fx.id.clone();
+    let _: api::StartResponse = call(fx.c(), "Start", &start).unwrap();
+    let mut w = api::WaitRequest::new();
+    w.id = fx.id.clone();
+    let waited: api::WaitResponse = call(fx.c(), "Wait", &w).unwrap();
+    assert_eq!(waited.exit_status, 4);
+    let mut d = api::DeleteRequest::new();
+    d.id = fx.id.clone();
+    let _: api::DeleteResponse = call(fx.c(), "Delete", &d).unwrap();
+
+    wait_for("four forwarded events", || got.lock().unwrap().len() >= 4);
+    assert_eq!(
+        *got.lock().unwrap(),
+        [
+            "/tasks/create hulltest containerd.events.TaskCreate",
+            "/tasks/start hulltest containerd.events.TaskStart",
+            "/tasks/exit hulltest containerd.events.TaskExit",
+            "/tasks/delete hulltest containerd.events.TaskDelete",
+        ]
+    );
+    assert!(
+        fx.events().is_empty(),
+        "publish binary not used while Forward works: {:?}",
+        fx.events()
+    );
+
+    // Shutdown: the reply reaches the client, then the shim process goes.
+    let mut sd = api::ShutdownRequest::new();
+    sd.id = fx.id.clone();
+    let r: ttrpc::Result<api::Empty> = call(fx.c(), "Shutdown", &sd);
+    assert!(r.is_ok(), "Shutdown reply: {r:?}");
+    let proc_dir = PathBuf::from(format!("/proc/{shim_pid}"));
+    wait_for("the shim process to exit", || {
+        // Gone, or a zombie not yet reaped by its new parent.
+        fs::read_to_string(proc_dir.join("stat"))
+            .map(|s| {
+                s.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+            })
+            .unwrap_or(true)
+    });
+    assert!(!fx.socket_path().exists(), "socket removed");
+    server.shutdown();
+}
+
+fn thread_names(pid: u32) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter_map(|t| fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .map(|s| s.trim().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_pending_wait_does_not_block_other_calls_on_the_connection() {
+    let (hull, rootfs) = require!();
+    let fx = Fixture::new(hull, rootfs, &["sleep", "1000"]);
+    let mut cr = api::ConnectRequest::new();
+    cr.id = fx.id.clone();
+    let shim_pid = call::<_, api::ConnectResponse>(fx.c(), "Connect", &cr)
+        .unwrap()
+        .shim_pid;
+    let _: api::CreateTaskResponse = call(fx.c(), "Create", &fx.create_req(Path::new(""))).unwrap();
+    let mut start = api::StartRequest::new();
+    start.id = fx.id.clone();
+    let _: api::StartResponse = call(fx.c(), "Start", &start).unwrap();
+    // Idle with one client connection and no stdin: these threads only.
+    assert_eq!(
+        thread_names(shim_pid),
+        ["containerd-shim", "reaper", "ttrpc-conn", "worker"],
+        "threads of the idle shim"
+    );
+
+    // Wait on the same connection (the ttrpc client multiplexes), then other calls meanwhile.
+    let c = fx.c().clone();
+    let mut wreq = api::WaitRequest::new();
+    wreq.id = fx.id.clone();
+    let waiter = std::thread::spawn(move || call::<_, api::WaitResponse>(&c, "Wait", &wreq));
+    wait_for("the Wait thread", || {
+        thread_names(shim_pid).contains(&"ttrpc-wait".to_string())
+    });
+    let mut sreq = api::StateRequest::new();
+    sreq.id = fx.id.clone();
+    let st: api::StateResponse = call(fx.c(), "State", &sreq).unwrap();
+    assert_eq!(st.status.enum_value(), Ok(Status::RUNNING));
+    // An unknown method is an error reply, and the connection stays usable.
+    let e = call::<_, api::Empty>(fx.c(), "NoSuchMethod", &sreq).unwrap_err();
+    assert!(format!("{e:?}").contains("not supported"), "{e:?}");
+    let mut k = api::KillRequest::new();
+    k.id = fx.id.clone();
+    k.signal = 9;
+    let _: api::Empty = call(fx.c(), "Kill", &k).unwrap();
+    assert_eq!(waiter.join().unwrap().unwrap().exit_status, 137);
+    wait_for("the Wait thread to end", || {
+        !thread_names(shim_pid).contains(&"ttrpc-wait".to_string())
+    });
+    let mut dreq = api::DeleteRequest::new();
+    dreq.id = fx.id.clone();
+    let d: api::DeleteResponse = call(fx.c(), "Delete", &dreq).unwrap();
+    assert_eq!(d.exit_status, 137);
+}
+
+/// `SHIM delete` runs the runtime's `delete --force` only when the runtime still has state
+/// for the container (after a normal Delete it has none, and containerd still calls it).
+#[test]
+fn bootstrap_delete_runs_the_runtime_only_when_it_has_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("bundle");
+    let root = dir.path().join("root");
+    fs::create_dir_all(&bundle).unwrap();
+    let calls = dir.path().join("calls");
+    let rt = dir.path().join("fake-runtime");
+    fs::write(
+        &rt,
+        format!("#!/bin/sh\necho \"$*\" >> {}\n", calls.display()),
+    )
+    .unwrap();
+    fs::set_permissions(&rt, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    fs::write(
+        bundle.join("hull-shim.json"),
+        serde_json::json!({"binary": rt, "root": root}).to_string(),
+    )
+    .unwrap();
+    let delete = || {
+        let out = Command::new(SHIM)
+            .args(["-namespace", "hulltest", "-address", "/nonexistent/c.sock"])
+            .args(["-id", "gone", "-bundle"])
+            .arg(&bundle)
+            .arg("delete")
+            .current_dir(&bundle)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let r = api::DeleteResponse::parse_from_bytes(&out.stdout).unwrap();
+        assert_eq!(r.exit_status, 137);
+    };
+    delete();
+    assert!(!calls.exists(), "no runtime call without state");
+    fs::create_dir_all(root.join("gone")).unwrap();
+    delete();
+    let got = fs::read_to_string(&calls).unwrap();
+    assert!(
+        got.contains("delete --force gone"),
+        "runtime called with state present: {got:?}"
+    );
+}
+
+/// `start` binds the socket and hands it to the long-lived shim, which marks it close-on-exec
+/// again: the runtime commands it spawns (and so the container) never inherit it.
+#[test]
+fn the_inherited_listening_socket_is_close_on_exec_again() {
+    let (hull, rootfs) = require!();
+    let fx = Fixture::new(hull, rootfs, &["true"]);
+    let mut cr = api::ConnectRequest::new();
+    cr.id = fx.id.clone();
+    let shim_pid = call::<_, api::ConnectResponse>(fx.c(), "Connect", &cr)
+        .unwrap()
+        .shim_pid;
+    let mut sockets = 0;
+    for e in fs::read_dir(format!("/proc/{shim_pid}/fd")).unwrap() {
+        let e = e.unwrap();
+        let Ok(target) = fs::read_link(e.path()) else {
+            continue;
+        };
+        if !target.display().to_string().starts_with("socket:") {
+            continue;
+        }
+        sockets += 1;
+        let info = fs::read_to_string(format!(
+            "/proc/{shim_pid}/fdinfo/{}",
+            e.file_name().to_string_lossy()
+        ))
+        .unwrap();
+        let flags = info
+            .lines()
+            .find_map(|l| l.strip_prefix("flags:"))
+            .map(|f| u32::from_str_radix(f.trim(), 8).unwrap())
+            .unwrap();
+        assert!(
+            flags & libc::O_CLOEXEC as u32 != 0,
+            "socket fd {:?} of the shim lacks O_CLOEXEC: {info}",
+            e.file_name()
+        );
+    }
+    assert!(sockets >= 2, "the listener and our connection: {sockets}");
+}
