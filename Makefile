@@ -18,17 +18,19 @@ all: build
 build:
 	$(CARGO) build --workspace
 
-# The hull binary is linked statically (glibc included; still a PIE, so still ASLR): no dynamic
-# loader at start and only the libc code hull uses gets mapped. Measured in the README's
-# performance section. `cargo rustc` passes the flag to the final link of hull alone (build
-# scripts and proc-macros cannot be static); a plain `cargo build --release -p hull` still works
-# and gives a dynamic binary.
-HULL_LINK_FLAGS := -C target-feature=+crt-static
-BUILD_HULL_RELEASE = $(CARGO) rustc --release -p hull --bin hull -- $(HULL_LINK_FLAGS)
+# hull and the shim are linked statically (glibc included; still PIE, so still ASLR): no dynamic
+# loader at start, only the libc code they use is mapped, and no library search (containerd puts
+# its own directory on LD_LIBRARY_PATH). Measured in the README's performance section.
+# `cargo rustc` passes the flag to the final link of that binary alone (build scripts and
+# proc-macros cannot be static); a plain `cargo build --release` still works, dynamically linked.
+STATIC_FLAGS := -C target-feature=+crt-static
+BUILD_HULL_RELEASE = $(CARGO) rustc --release -p hull --bin hull -- $(STATIC_FLAGS)
+BUILD_SHIM_RELEASE = $(CARGO) rustc --release -p containerd-shim-hull --bin containerd-shim-hull-v2 -- $(STATIC_FLAGS)
 
 release:
-	$(CARGO) build --release --workspace --exclude hull
+	$(CARGO) build --release --workspace --exclude hull --exclude containerd-shim-hull
 	$(BUILD_HULL_RELEASE)
+	$(BUILD_SHIM_RELEASE)
 
 $(ROOTFS)/bin/busybox:
 	scripts/mkrootfs.sh $(ROOTFS)

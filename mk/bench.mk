@@ -9,7 +9,7 @@ BENCH_ARGS ?=
 # Build what the bench can use; a build failure only turns hull's rows into "failed: ...".
 bench-build:
 	@if echo " $(RUNTIMES) " | grep -q " hull "; then \
-	    { $(BUILD_HULL_RELEASE) && $(CARGO) build --release -p containerd-shim-hull; } \
+	    { $(BUILD_HULL_RELEASE) && $(BUILD_SHIM_RELEASE); } \
 	        || echo "bench: hull did not build; its rows will say so" >&2; \
 	fi
 	@if [ -f seccomp/examples/compile_bench.rs ]; then \
