@@ -18,6 +18,49 @@ pub fn write(path: &Path, value: &str) -> Result<(), CgroupError> {
     })
 }
 
+/// Two rule files (an allow and a deny file, as v1 devices), each opened on first use and kept
+/// open: one write(2) per rule, without a path walk per rule.
+pub struct RuleFiles {
+    paths: [PathBuf; 2],
+    open: [Option<std::fs::File>; 2],
+}
+
+impl RuleFiles {
+    pub fn new(allow: PathBuf, deny: PathBuf) -> Self {
+        RuleFiles {
+            paths: [allow, deny],
+            open: [None, None],
+        }
+    }
+
+    /// Write `line` to the allow file (`allow`) or the deny file, in a single write(2).
+    pub fn write(&mut self, allow: bool, line: &str) -> Result<(), CgroupError> {
+        let i = usize::from(!allow);
+        let path = &self.paths[i];
+        let err = |source| CgroupError::Write {
+            path: path.clone(),
+            value: line.to_string(),
+            source,
+        };
+        if self.open[i].is_none() {
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(err)?;
+            self.open[i] = Some(f);
+        }
+        let f = self.open[i].as_mut().expect("opened above");
+        match f.write(line.as_bytes()) {
+            Ok(n) if n == line.len() => Ok(()),
+            Ok(n) => Err(err(std::io::Error::other(format!(
+                "short write: {n} of {} bytes",
+                line.len()
+            )))),
+            Err(e) => Err(err(e)),
+        }
+    }
+}
+
 pub fn read(path: &Path) -> Result<String, CgroupError> {
     std::fs::read_to_string(path).map_err(|e| CgroupError::io(path, e))
 }
@@ -204,4 +247,38 @@ pub fn signal_pids(dir: &Path, pids: &[i32], signal: i32) -> Result<(), CgroupEr
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule_files_open_once_and_write_each_rule_to_its_file() {
+        let d = tempfile::tempdir().unwrap();
+        let (allow, deny) = (d.path().join("allow"), d.path().join("deny"));
+        std::fs::write(&allow, "").unwrap();
+        std::fs::write(&deny, "").unwrap();
+        let mut f = RuleFiles::new(allow.clone(), deny.clone());
+        f.write(false, "a").unwrap();
+        f.write(true, "c 1:3 rwm").unwrap();
+        f.write(true, "c 1:5 rwm").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&allow).unwrap(),
+            "c 1:3 rwmc 1:5 rwm"
+        );
+        // Removing the file now does not matter: it is not opened again.
+        std::fs::remove_file(&allow).unwrap();
+        f.write(true, "c 1:7 rwm").unwrap();
+        assert_eq!(std::fs::read_to_string(&deny).unwrap(), "a");
+        assert!(!allow.exists());
+
+        let mut g = RuleFiles::new(d.path().join("missing"), deny.clone());
+        match g.write(true, "a") {
+            Err(CgroupError::Write { path, value, .. }) => {
+                assert_eq!((path, value.as_str()), (d.path().join("missing"), "a"));
+            }
+            other => panic!("expected a write error naming the file, got {other:?}"),
+        }
+    }
 }

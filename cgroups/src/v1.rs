@@ -61,8 +61,30 @@ impl V1Manager {
         Ok(p)
     }
 
+    /// Write `value` to `name`; a file the kernel does not offer is a MissingController error.
+    /// No stat beforehand: the open says whether it exists (each path walk through /sys takes
+    /// kernfs locks that other containers' mkdir/rmdir and network namespaces contend for).
     fn set(&self, ctrl: &str, name: &str, value: &str, field: &str) -> Result<(), CgroupError> {
-        fs::write(&self.file(ctrl, name, field)?, value)
+        let d = self
+            .dir(ctrl)
+            .ok_or_else(|| CgroupError::MissingController {
+                controller: ctrl.to_string(),
+                field: field.to_string(),
+                layout: format!("cgroup v1: no {ctrl} hierarchy is mounted"),
+            })?;
+        let p = d.join(name);
+        match fs::write(&p, value) {
+            Err(CgroupError::Write { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                Err(CgroupError::MissingController {
+                    controller: ctrl.to_string(),
+                    field: field.to_string(),
+                    layout: format!("cgroup v1: {} does not exist", p.display()),
+                })
+            }
+            r => r,
+        }
     }
 
     /// A fresh cpuset cgroup has empty cpus/mems and refuses tasks: copy them down from the
@@ -319,29 +341,25 @@ impl V1Manager {
         };
         let rules = devices::rules_from_oci(rules)?;
         let list = self.file("devices", "devices.list", "devices")?;
-        if let Some(plan) = devices::v1_update_plan(&fs::read(&list)?, &rules) {
-            for (allow, line) in plan {
-                let file = if allow {
-                    "devices.allow"
-                } else {
-                    "devices.deny"
-                };
-                self.set("devices", file, &line, "devices")?;
-            }
-            return Ok(());
-        }
-        for r in &rules {
-            let file = if r.allow {
-                "devices.allow"
-            } else {
-                "devices.deny"
-            };
-            let line = if r.is_wildcard_all() {
-                "a".to_string()
-            } else {
-                r.v1_line()
-            };
-            self.set("devices", file, &line, "devices")?;
+        let dir = list.parent().unwrap_or(&list).to_path_buf();
+        let lines: Vec<(bool, String)> = match devices::v1_update_plan(&fs::read(&list)?, &rules) {
+            Some(plan) => plan,
+            None => rules
+                .iter()
+                .map(|r| {
+                    let line = if r.is_wildcard_all() {
+                        "a".to_string()
+                    } else {
+                        r.v1_line()
+                    };
+                    (r.allow, line)
+                })
+                .collect(),
+        };
+        // devices.allow / devices.deny take one rule per write(2): open each once.
+        let mut files = fs::RuleFiles::new(dir.join("devices.allow"), dir.join("devices.deny"));
+        for (allow, line) in &lines {
+            files.write(*allow, line)?;
         }
         Ok(())
     }
