@@ -72,8 +72,10 @@ pub fn start_locked(dir: &ContainerDir, mut st: State) -> Result<()> {
     if !report.is_empty() {
         return Err(Error::State(String::from_utf8_lossy(&report).into_owned()));
     }
+    // state.json is not rewritten: `running` is read from the exec fifo being gone
+    // (state::current_status). One write + rename less per start, and on a disk-backed root
+    // no freed block for the filesystem to discard.
     st.status = Status::Running;
-    dir.save(&st)?;
     let poststart = std::mem::take(&mut st.poststart);
     if !poststart.is_empty() {
         let json = serde_json::to_vec(&st.spec_json()).expect("json");
