@@ -1,16 +1,117 @@
 //! Small cgroupfs helpers: every error keeps the path.
 use crate::CgroupError;
 use std::collections::BTreeMap;
-use std::io::{ErrorKind, Write};
+use std::ffi::CString;
+use std::io::{ErrorKind, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+/// Where the cgroup hierarchies are mounted in the usual layouts.
+pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+
+/// Paths below /sys/fs/cgroup are walked from one O_PATH descriptor of it, opened once per
+/// process: a full path walk revalidates the sysfs dentries of `/sys/fs` under a kernfs lock
+/// that every new network namespace takes to add its sysfs entries, so parallel container
+/// starts contended on it (perf sched: hull blocked in kernfs_dop_revalidate). The descriptor
+/// is close-on-exec; `None` (no /sys/fs/cgroup) means plain paths.
+fn root_fd() -> Option<i32> {
+    static ROOT: OnceLock<Option<OwnedFd>> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let c = CString::new(CGROUP_ROOT).ok()?;
+        // SAFETY: open(2) of a NUL-terminated path; the result is checked before use.
+        let fd = unsafe {
+            libc::open(
+                c.as_ptr(),
+                libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        };
+        // SAFETY: fd is a descriptor we just opened and own.
+        (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
+    })
+    .as_ref()
+    .map(|f| f.as_raw_fd())
+}
+
+/// `path` as (descriptor of /sys/fs/cgroup, relative path) when it lies below it.
+fn below_root(path: &Path) -> Option<(i32, CString)> {
+    let rel = path.strip_prefix(CGROUP_ROOT).ok()?;
+    if rel.as_os_str().is_empty() || path.components().any(|c| c.as_os_str() == "..") {
+        return None;
+    }
+    Some((root_fd()?, CString::new(rel.as_os_str().as_bytes()).ok()?))
+}
+
+fn cpath(path: &Path) -> std::io::Result<CString> {
+    CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| std::io::Error::from(ErrorKind::InvalidInput))
+}
+
+fn check(r: libc::c_int) -> std::io::Result<libc::c_int> {
+    if r < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
+
+/// open(2) a cgroup file (`flags` | O_CLOEXEC), walked from /sys/fs/cgroup's descriptor.
+pub fn open(path: &Path, flags: libc::c_int) -> std::io::Result<std::fs::File> {
+    let flags = flags | libc::O_CLOEXEC;
+    let fd = match below_root(path) {
+        // SAFETY: openat(2) with a valid directory fd and a NUL-terminated relative path.
+        Some((dirfd, rel)) => check(unsafe { libc::openat(dirfd, rel.as_ptr(), flags) })?,
+        // SAFETY: open(2) of a NUL-terminated path.
+        None => check(unsafe { libc::open(cpath(path)?.as_ptr(), flags) })?,
+    };
+    // SAFETY: fd was just opened and is owned by the File from here on.
+    Ok(unsafe { std::fs::File::from_raw_fd(fd) })
+}
+
+/// mkdir(2) of one cgroup directory (mode 0755).
+pub fn create_dir(path: &Path) -> std::io::Result<()> {
+    match below_root(path) {
+        // SAFETY: mkdirat(2) with a valid directory fd and a NUL-terminated relative path.
+        Some((dirfd, rel)) => check(unsafe { libc::mkdirat(dirfd, rel.as_ptr(), 0o755) }),
+        // SAFETY: mkdir(2) of a NUL-terminated path.
+        None => check(unsafe { libc::mkdir(cpath(path)?.as_ptr(), 0o755) }),
+    }
+    .map(|_| ())
+}
+
+/// rmdir(2) of one cgroup directory.
+pub fn remove_dir(path: &Path) -> std::io::Result<()> {
+    match below_root(path) {
+        Some((dirfd, rel)) => {
+            // SAFETY: unlinkat(2) with a valid directory fd and a NUL-terminated relative path.
+            check(unsafe { libc::unlinkat(dirfd, rel.as_ptr(), libc::AT_REMOVEDIR) })
+        }
+        // SAFETY: rmdir(2) of a NUL-terminated path.
+        None => check(unsafe { libc::rmdir(cpath(path)?.as_ptr()) }),
+    }
+    .map(|_| ())
+}
+
+/// Whether `path` exists (faccessat F_OK).
+pub fn exists(path: &Path) -> bool {
+    match below_root(path) {
+        // SAFETY: faccessat(2) with a valid directory fd and a NUL-terminated relative path.
+        Some((dirfd, rel)) => unsafe { libc::faccessat(dirfd, rel.as_ptr(), libc::F_OK, 0) == 0 },
+        None => path.exists(),
+    }
+}
+
+fn read_string(path: &Path) -> std::io::Result<String> {
+    let mut s = String::new();
+    open(path, libc::O_RDONLY)?.read_to_string(&mut s)?;
+    Ok(s)
+}
 
 /// Write `value` to a cgroup file in a single write(2), as the kernel expects.
 pub fn write(path: &Path, value: &str) -> Result<(), CgroupError> {
-    let r = std::fs::OpenOptions::new()
-        .write(true)
-        .open(path)
-        .and_then(|mut f| f.write_all(value.as_bytes()));
+    let r = open(path, libc::O_WRONLY).and_then(|mut f| f.write_all(value.as_bytes()));
     r.map_err(|source| CgroupError::Write {
         path: path.to_path_buf(),
         value: value.to_string(),
@@ -43,10 +144,7 @@ impl RuleFiles {
             source,
         };
         if self.open[i].is_none() {
-            let f = std::fs::OpenOptions::new()
-                .write(true)
-                .open(path)
-                .map_err(err)?;
+            let f = open(path, libc::O_WRONLY).map_err(err)?;
             self.open[i] = Some(f);
         }
         let f = self.open[i].as_mut().expect("opened above");
@@ -62,12 +160,12 @@ impl RuleFiles {
 }
 
 pub fn read(path: &Path) -> Result<String, CgroupError> {
-    std::fs::read_to_string(path).map_err(|e| CgroupError::io(path, e))
+    read_string(path).map_err(|e| CgroupError::io(path, e))
 }
 
 /// Ok(None) when the file does not exist.
 pub fn read_opt(path: &Path) -> Result<Option<String>, CgroupError> {
-    match std::fs::read_to_string(path) {
+    match read_string(path) {
         Ok(s) => Ok(Some(s)),
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
         Err(e) => Err(CgroupError::io(path, e)),
@@ -165,7 +263,7 @@ pub fn pids_recursive(dir: &Path, out: &mut Vec<i32>) -> Result<(), CgroupError>
 pub fn remove_tree(dir: &Path, deadline: Instant) -> Result<(), CgroupError> {
     let mut delay = Duration::from_millis(1);
     loop {
-        match std::fs::remove_dir(dir) {
+        match remove_dir(dir) {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
             Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY) | Some(libc::ENOTEMPTY)) => {
@@ -199,7 +297,7 @@ pub fn remove_empty_slices(dir: &Path, top: Option<&Path>) {
         {
             break;
         }
-        if std::fs::remove_dir(p).is_err() {
+        if remove_dir(p).is_err() {
             break;
         }
         cur = p.parent();
@@ -252,6 +350,42 @@ pub fn signal_pids(dir: &Path, pids: &[i32], signal: i32) -> Result<(), CgroupEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_paths_below_the_cgroup_root_are_walked_from_its_descriptor() {
+        let rel = |p: &str| below_root(Path::new(p)).map(|(_, r)| r.into_string().unwrap());
+        if root_fd().is_some() {
+            assert_eq!(
+                rel("/sys/fs/cgroup/memory/x/cgroup.procs").as_deref(),
+                Some("memory/x/cgroup.procs")
+            );
+        }
+        assert_eq!(rel("/sys/fs/cgroup"), None);
+        assert_eq!(rel("/sys/fs/cgroup/../../etc/passwd"), None);
+        assert_eq!(rel("/sys/fs/cgroupx/memory"), None);
+        assert_eq!(rel("/tmp/x"), None);
+    }
+
+    #[test]
+    fn plain_paths_elsewhere() {
+        let d = tempfile::tempdir().unwrap();
+        let sub = d.path().join("c");
+        assert!(!exists(&sub));
+        create_dir(&sub).unwrap();
+        assert!(exists(&sub) && sub.is_dir());
+        assert_eq!(
+            create_dir(&sub).unwrap_err().kind(),
+            ErrorKind::AlreadyExists
+        );
+        write(&sub.join("f"), "x").unwrap_err();
+        std::fs::write(sub.join("f"), "").unwrap();
+        write(&sub.join("f"), "12").unwrap();
+        assert_eq!(read(&sub.join("f")).unwrap(), "12");
+        assert_eq!(read_opt(&sub.join("none")).unwrap(), None);
+        std::fs::remove_file(sub.join("f")).unwrap();
+        remove_dir(&sub).unwrap();
+        assert!(!sub.exists());
+    }
 
     #[test]
     fn rule_files_open_once_and_write_each_rule_to_its_file() {

@@ -279,12 +279,20 @@ pub const CGROUP_SUPER_MAGIC: i64 = 0x0027_e0eb;
 pub const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
 
 /// statfs(2) of `path`: its filesystem's magic number.
+/// Below /sys/fs/cgroup: fstatfs of an O_PATH open walked from its descriptor (see fs.rs).
 pub fn statfs_magic(path: &Path) -> Option<i64> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
     let mut st = std::mem::MaybeUninit::<libc::statfs>::uninit();
-    // SAFETY: `c` is a NUL-terminated path and `st` a buffer of the size statfs writes.
-    let r = unsafe { libc::statfs(c.as_ptr(), st.as_mut_ptr()) };
+    let r = if path.starts_with(crate::fs::CGROUP_ROOT) && path != Path::new(crate::fs::CGROUP_ROOT)
+    {
+        let f = crate::fs::open(path, libc::O_PATH).ok()?;
+        // SAFETY: `f` is an open descriptor and `st` a buffer of the size fstatfs writes.
+        unsafe { libc::fstatfs(std::os::fd::AsRawFd::as_raw_fd(&f), st.as_mut_ptr()) }
+    } else {
+        use std::os::unix::ffi::OsStrExt;
+        let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+        // SAFETY: `c` is a NUL-terminated path and `st` a buffer of the size statfs writes.
+        unsafe { libc::statfs(c.as_ptr(), st.as_mut_ptr()) }
+    };
     if r != 0 {
         return None;
     }

@@ -52,7 +52,7 @@ impl V1Manager {
             .dir(ctrl)
             .ok_or_else(|| missing(format!("cgroup v1: no {ctrl} hierarchy is mounted")))?;
         let p = d.join(name);
-        if !p.exists() {
+        if !fs::exists(&p) {
             return Err(missing(format!(
                 "cgroup v1: {} does not exist",
                 p.display()
@@ -117,7 +117,7 @@ impl V1Manager {
         // Without swap accounting there is no memsw file; "unlimited" then needs no write.
         let memsw_exists = self
             .dir("memory")
-            .is_some_and(|d| d.join("memory.memsw.limit_in_bytes").exists());
+            .is_some_and(|d| fs::exists(&d.join("memory.memsw.limit_in_bytes")));
         let swap = m.swap().filter(|s| *s != 0 && (*s != -1 || memsw_exists));
         if m.check_before_update() == Some(true) {
             if let Some(l) = limit.filter(|l| *l > 0) {
@@ -253,7 +253,9 @@ impl V1Manager {
             };
             match self.dir("blkio") {
                 Some(d)
-                    if !d.join(cfq).exists() && d.join("blkio.bfq.weight").exists() && !leaf =>
+                    if !fs::exists(&d.join(cfq))
+                        && fs::exists(&d.join("blkio.bfq.weight"))
+                        && !leaf =>
                 {
                     "blkio.bfq.weight"
                 }
@@ -377,7 +379,7 @@ impl CgroupManager for V1Manager {
     fn create(&self) -> Result<(), CgroupError> {
         for d in self.all_dirs() {
             // Usually the parent exists: one mkdir; create_dir_all only when it does not.
-            match std::fs::create_dir(&d) {
+            match fs::create_dir(&d) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
                 Err(_) => fs::mkdir_p(&d)?,
@@ -446,7 +448,7 @@ impl CgroupManager for V1Manager {
             for (k, v) in u {
                 crate::validate::check_unified_key(k)?;
                 let p = dir.join(k);
-                if !p.exists() {
+                if !fs::exists(&p) {
                     return Err(CgroupError::value(
                         format!("unified.{k}"),
                         format!("{} does not exist on this hybrid host", p.display()),
@@ -610,7 +612,7 @@ impl CgroupManager for V1Manager {
         // them all atomically, controllers or not.
         if signal == libc::SIGKILL {
             if let Some(kill) = self.path.unified.as_ref().map(|d| d.join("cgroup.kill")) {
-                if kill.exists() {
+                if fs::exists(&kill) {
                     return fs::write(&kill, "1");
                 }
             }

@@ -46,7 +46,7 @@ impl V2Manager {
     /// Write a controller file; a missing file means the controller is not enabled/available.
     fn set(&self, name: &str, value: &str, field: &str) -> Result<(), CgroupError> {
         let p = self.file(name);
-        if !p.exists() {
+        if !fs::exists(&p) {
             return Err(CgroupError::MissingController {
                 controller: name.split('.').next().unwrap_or(name).to_string(),
                 field: field.to_string(),
@@ -95,7 +95,7 @@ impl V2Manager {
         // when it grows, as in v1 the order matters only for memsw; v2 files are independent.
         if let Some(s) = swap {
             let p = self.file("memory.swap.max");
-            if p.exists() {
+            if fs::exists(&p) {
                 fs::write(&p, &s)?;
             } else if s != "max" {
                 return Err(CgroupError::MissingController {
@@ -148,7 +148,7 @@ impl V2Manager {
         let Some(b) = res.block_io() else {
             return Ok(());
         };
-        let bfq = self.file("io.bfq.weight").exists();
+        let bfq = fs::exists(&self.file("io.bfq.weight"));
         if let Some(w) = b.weight().filter(|w| *w != 0) {
             if bfq {
                 // BFQ takes the v1 range (1..1000) as is.
@@ -236,7 +236,7 @@ impl CgroupManager for V2Manager {
         for comp in rel.components() {
             enable_controllers(&cur)?;
             cur.push(comp);
-            match std::fs::create_dir(&cur) {
+            match fs::create_dir(&cur) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(CgroupError::io(&cur, e)),
@@ -277,7 +277,7 @@ impl CgroupManager for V2Manager {
         for (k, v) in res.unified().iter().flatten() {
             crate::validate::check_unified_key(k)?;
             let p = self.file(k);
-            if !p.exists() {
+            if !fs::exists(&p) {
                 return Err(CgroupError::value(
                     format!("unified.{k}"),
                     format!("{} does not exist (controller not enabled?)", p.display()),
@@ -370,7 +370,7 @@ impl CgroupManager for V2Manager {
 
     fn oom_kill_count(&self) -> Result<u64, CgroupError> {
         let p = self.file("memory.events");
-        if !p.exists() {
+        if !fs::exists(&p) {
             return Err(CgroupError::MissingController {
                 controller: "memory".into(),
                 field: "memory (OOM events)".into(),
@@ -385,7 +385,7 @@ impl CgroupManager for V2Manager {
 
     fn kill_all(&self, signal: i32) -> Result<(), CgroupError> {
         let kill = self.file("cgroup.kill");
-        if signal == libc::SIGKILL && kill.exists() {
+        if signal == libc::SIGKILL && fs::exists(&kill) {
             return fs::write(&kill, "1");
         }
         // Freeze so no process forks between listing and signalling, then thaw to deliver.
