@@ -210,3 +210,24 @@ fn command_line_mistakes_exit_2_naming_the_flag_and_leave_nothing() {
     let o = env.hull(&["create", "--help"]);
     assert!(o.status.success() && stdout(&o).contains("--pid-file"));
 }
+
+/// The init prepares its rootfs while the parent still puts it in its cgroups: an init that fails
+/// there may exit before it reads SetupDone. Its own error must still be the one reported (not
+/// the broken pipe or connection reset that its exit causes), every time, with nothing left.
+#[test]
+fn init_errors_during_cgroup_setup_are_reported_every_time() {
+    let env = Env::new();
+    let mut cfg = config(&["true"]);
+    cfg["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/mnt", "type": "bind", "source": "/nonexistent-hull-race", "options": ["bind"]
+    }));
+    let b = env.bundle("b", &cfg);
+    for i in 0..20 {
+        refused(
+            &env,
+            &env.id(&format!("race{i}")),
+            b.to_str().unwrap(),
+            "/nonexistent-hull-race",
+        );
+    }
+}

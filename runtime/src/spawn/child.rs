@@ -81,15 +81,23 @@ fn run(plan: &Plan, sock: BorrowedFd, fast: bool) -> Result<Infallible> {
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
 
     step("namespaces");
-    if fast {
+    // SetupDone says the parent has put us in our cgroups. On cgroup v1 the first write to a
+    // cgroup.procs file waits for an RCU grace period (milliseconds), so the rootfs is prepared
+    // meanwhile unless something needs the cgroups (or the maps) first: a new user namespace
+    // (its maps), or a cgroup namespace created here (its root is our cgroup at unshare).
+    // SetupDone is awaited before anything runs on the container's behalf (hooks, exec), as
+    // runc applies its device rules only after the rootfs is prepared.
+    let new_cgroupns = plan.new_ns_flags & libc::CLONE_NEWCGROUP as u64 != 0;
+    let setup_first = !fast || plan.new_user || (plan.defer_cgroupns.get() && new_cgroupns);
+    if !fast {
+        slow_path_namespaces(plan, sock)?;
+    } else if setup_first {
         expect(sock, "SetupDone")?;
         if plan.new_user {
             become_userns_root(plan)?;
         }
-    } else {
-        slow_path_namespaces(plan, sock)?;
     }
-    if plan.defer_cgroupns.get() && plan.new_ns_flags & libc::CLONE_NEWCGROUP as u64 != 0 {
+    if plan.defer_cgroupns.get() && new_cgroupns {
         // Now that the parent put us in our cgroup, it becomes the root of our cgroup namespace.
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
             .map_err(|e| Error::sys("unshare cgroup namespace", e))?;
@@ -117,6 +125,10 @@ fn run(plan: &Plan, sock: BorrowedFd, fast: bool) -> Result<Infallible> {
 
     step("rootfs");
     prepare_rootfs(plan)?;
+    if !setup_first {
+        step("cgroups");
+        expect(sock, "SetupDone")?;
+    }
 
     if plan.runtime_hooks || !plan.container_hooks.is_empty() {
         step("hooks");

@@ -23,7 +23,7 @@ use nix::errno::Errno;
 use oci_spec::runtime::{Hook, LinuxNamespaceType, Mount};
 use proto::Msg;
 use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 
 /// A namespace to join: the clone flag, an fd opened on its path in the parent, and the path.
@@ -441,6 +441,18 @@ pub type RuntimeHooks<'a> = &'a mut dyn FnMut(i32) -> Result<Vec<u8>>;
 /// What the parent does when the init hands over its seccomp notify fd.
 pub type SeccompListener<'a> = &'a mut dyn FnMut(i32, OwnedFd) -> Result<()>;
 
+/// Send SetupDone. The init may have failed meanwhile (it prepares its rootfs while the parent
+/// sets up cgroups): then its error, already in the socket, is the one to report.
+fn send_setup_done(sock: BorrowedFd) -> Result<()> {
+    let Err(e) = proto::send(sock, &Msg::SetupDone) else {
+        return Ok(());
+    };
+    match proto::recv_fd(sock) {
+        Ok((Some(Msg::Error { step, msg }), _)) => Err(Error::Child { step, msg }),
+        _ => Err(Error::sys("send SetupDone", e)),
+    }
+}
+
 /// Spawn the container init. `on_runtime_hooks(pid)` runs prestart/createRuntime hooks and
 /// returns the state JSON the container hooks get.
 pub fn spawn(
@@ -489,7 +501,7 @@ pub fn spawn(
             write_maps(pid, plan)?;
         }
         on_pid(pid)?;
-        proto::send(sock, &Msg::SetupDone).map_err(|e| Error::sys("send SetupDone", e))?;
+        send_setup_done(sock)?;
     }
     let mut sent_pid = fast;
     loop {
@@ -525,7 +537,7 @@ pub fn spawn(
                 init_pid = p;
                 sent_pid = true;
                 on_pid(p)?;
-                proto::send(sock, &Msg::SetupDone).map_err(|e| Error::sys("send SetupDone", e))?;
+                send_setup_done(sock)?;
             }
             Some(Msg::CreateRuntime) if plan.runtime_hooks && sent_pid => {
                 let state = on_runtime_hooks(init_pid)?;

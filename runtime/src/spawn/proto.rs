@@ -170,12 +170,21 @@ pub fn recv_fd(sock: BorrowedFd) -> nix::Result<(Option<Msg>, Option<std::os::fd
     let mut buf = vec![0u8; MAX_MSG];
     let mut iov = [std::io::IoSliceMut::new(&mut buf)];
     let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let msg = recvmsg::<()>(
-        sock.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::MSG_CMSG_CLOEXEC,
-    )?;
+    let mut reset_seen = false;
+    let msg = loop {
+        match recvmsg::<()>(
+            sock.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        ) {
+            // A peer that exits with one of our messages unread (e.g. the init failing while the
+            // parent sends SetupDone) makes the first recv report ECONNRESET, once; what the
+            // peer sent before it exited (its Error) is still queued behind it.
+            Err(Errno::ECONNRESET) if !reset_seen => reset_seen = true,
+            r => break r?,
+        }
+    };
     let mut fd = None;
     for c in msg.cmsgs()? {
         if let ControlMessageOwned::ScmRights(fds) = c {
