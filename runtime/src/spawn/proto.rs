@@ -6,11 +6,15 @@
 //!  plan: config → data; open namespace paths,
 //!  exec fifo, console socket; socketpair
 //!  clone3(every new namespace) ──────────────────────▶    born inside the new namespaces
-//!  [user ns] write uid_map / gid_map
-//!        ── MapsDone ───────────────────────────────▶     become root of the user ns
-//!                                                         (slow path: setns joins, unshare, fork;
-//!        ◀────────────────────────────── Pid(init) ──     the intermediate reports the real init)
-//!                                                         mounts, devices
+//!                                                         slow path only (joined pid/time ns):
+//!        ◀─────────────────────────────── MapRequest ──   setns joins, unshare the user ns,
+//!  write uid_map / gid_map ── MapsDone ─────────────▶     become its root, unshare the rest,
+//!        ◀────────────────────────────── Pid(init) ──     fork; the intermediate reports the init
+//!  [fast path, user ns] write uid_map / gid_map           fast path without a new user ns or a
+//!  add the init to its cgroups                            cgroup ns to unshare late: mounts,
+//!  (v1: may wait for an RCU grace period)                 devices meanwhile
+//!        ── SetupDone ──────────────────────────────▶     [user ns] become its root; [late cgroup
+//!                                                         ns] unshare it; mounts, devices if not done
 //!  [hooks] ◀─────────────────────── CreateRuntime ───     (only when prestart/createRuntime hooks exist)
 //!  run prestart + createRuntime hooks
 //!        ── HooksDone ──────────────────────────────▶     createContainer hooks, pivot_root, masks,
