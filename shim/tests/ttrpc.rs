@@ -104,6 +104,39 @@ struct Fixture {
 }
 
 impl Fixture {
+    fn wait(&self, exec_id: &str) -> api::WaitResponse {
+        let mut w = api::WaitRequest::new();
+        w.id = self.id.clone();
+        w.exec_id = exec_id.into();
+        call(self.c(), "Wait", &w).unwrap()
+    }
+
+    fn delete(&self, exec_id: &str) -> api::DeleteResponse {
+        let mut d = api::DeleteRequest::new();
+        d.id = self.id.clone();
+        d.exec_id = exec_id.into();
+        call(self.c(), "Delete", &d).unwrap()
+    }
+
+    /// Connect (for the shim's pid), Create and Start the task.
+    fn connect_create_start(&self) -> u32 {
+        let mut cr = api::ConnectRequest::new();
+        cr.id = self.id.clone();
+        let shim_pid = call::<_, api::ConnectResponse>(self.c(), "Connect", &cr)
+            .unwrap()
+            .shim_pid;
+        let _: api::CreateTaskResponse =
+            call(self.c(), "Create", &self.create_req(Path::new(""))).unwrap();
+        self.start();
+        shim_pid
+    }
+
+    fn start(&self) -> api::StartResponse {
+        let mut start = api::StartRequest::new();
+        start.id = self.id.clone();
+        call(self.c(), "Start", &start).unwrap()
+    }
+
     fn new(hull: PathBuf, rootfs_src: PathBuf, args: &[&str]) -> Fixture {
         let dir = tempfile::Builder::new()
             .prefix("hull-shim-")
@@ -264,6 +297,16 @@ impl Drop for Fixture {
     }
 }
 
+/// The DeleteResponse that a successful `SHIM ... delete` printed.
+fn delete_response(out: &std::process::Output) -> api::DeleteResponse {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    api::DeleteResponse::parse_from_bytes(&out.stdout).unwrap()
+}
+
 fn mkfifo_reader(path: &Path) -> fs::File {
     nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
     // Like ctr: the client opens its read end before the task exists.
@@ -316,14 +359,10 @@ fn lifecycle_stdout_exit_code_and_event_order() {
         blocking(reader).read_to_string(&mut s).unwrap();
         s
     });
-    let mut start = api::StartRequest::new();
-    start.id = fx.id.clone();
-    let started: api::StartResponse = call(fx.c(), "Start", &start).unwrap();
+    let started = fx.start();
     assert_eq!(started.pid, created.pid);
 
-    let mut wreq = api::WaitRequest::new();
-    wreq.id = fx.id.clone();
-    let waited: api::WaitResponse = call(fx.c(), "Wait", &wreq).unwrap();
+    let waited = fx.wait("");
     assert_eq!(waited.exit_status, 3);
     assert!(waited.exited_at.seconds > 0);
     assert_eq!(reader.join().unwrap(), "hello-from-shim\n");
@@ -332,9 +371,7 @@ fn lifecycle_stdout_exit_code_and_event_order() {
     assert_eq!(st.status.enum_value(), Ok(Status::STOPPED));
     assert_eq!(st.exit_status, 3);
 
-    let mut dreq = api::DeleteRequest::new();
-    dreq.id = fx.id.clone();
-    let deleted: api::DeleteResponse = call(fx.c(), "Delete", &dreq).unwrap();
+    let deleted = fx.delete("");
     assert_eq!(deleted.exit_status, 3);
     assert_eq!(deleted.pid, created.pid);
     assert!(!fx.rootfs_mounted(), "rootfs unmounted by Delete");
@@ -378,9 +415,7 @@ fn kill_reports_128_plus_signal() {
     let mut req = fx.create_req(&out);
     req.stdout = format!("file://{}", out.display());
     let _: api::CreateTaskResponse = call(fx.c(), "Create", &req).unwrap();
-    let mut start = api::StartRequest::new();
-    start.id = fx.id.clone();
-    let _: api::StartResponse = call(fx.c(), "Start", &start).unwrap();
+    fx.start();
 
     let mut preq = api::PidsRequest::new();
     preq.id = fx.id.clone();
@@ -391,16 +426,12 @@ fn kill_reports_128_plus_signal() {
     k.id = fx.id.clone();
     k.signal = 9;
     let _: api::Empty = call(fx.c(), "Kill", &k).unwrap();
-    let mut wreq = api::WaitRequest::new();
-    wreq.id = fx.id.clone();
-    let waited: api::WaitResponse = call(fx.c(), "Wait", &wreq).unwrap();
+    let waited = fx.wait("");
     assert_eq!(waited.exit_status, 137);
     // A second kill of a finished process is NotFound, as containerd expects.
     let e = call::<_, api::Empty>(fx.c(), "Kill", &k).unwrap_err();
     assert!(format!("{e:?}").contains("already finished"), "{e:?}");
-    let mut dreq = api::DeleteRequest::new();
-    dreq.id = fx.id.clone();
-    let d: api::DeleteResponse = call(fx.c(), "Delete", &dreq).unwrap();
+    let d = fx.delete("");
     assert_eq!(d.exit_status, 137);
 }
 
@@ -453,12 +484,7 @@ fn bootstrap_delete_prints_a_delete_response() {
     assert!(fx.root().join(&fx.id).exists());
     // The shim "crashed": containerd runs `SHIM ... -bundle B delete`.
     let out = fx.shim_cmd("delete").output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let r = api::DeleteResponse::parse_from_bytes(&out.stdout).unwrap();
+    let r = delete_response(&out);
     assert_eq!(r.exit_status, 137);
     assert!(r.exited_at.seconds > 0);
     assert!(
@@ -498,9 +524,7 @@ fn exec_pause_resume_stats_pids() {
     let (hull, rootfs) = require!();
     let fx = Fixture::new(hull, rootfs, &["/bin/sleep", "1000"]);
     let _: api::CreateTaskResponse = call(fx.c(), "Create", &fx.create_req(Path::new(""))).unwrap();
-    let mut start = api::StartRequest::new();
-    start.id = fx.id.clone();
-    let init: api::StartResponse = call(fx.c(), "Start", &start).unwrap();
+    let init = fx.start();
 
     // Exec: output through its own fifo, its own exit code.
     let fifo = fx.dir.path().join("exec-out");
@@ -524,18 +548,12 @@ fn exec_pause_resume_stats_pids() {
     }
     let started = started.unwrap();
     assert!(started.pid > 0 && started.pid != init.pid);
-    let mut w = api::WaitRequest::new();
-    w.id = fx.id.clone();
-    w.exec_id = "e1".into();
-    let waited: api::WaitResponse = call(fx.c(), "Wait", &w).unwrap();
+    let waited = fx.wait("e1");
     assert_eq!(waited.exit_status, 5);
     let mut out = String::new();
     blocking(reader).read_to_string(&mut out).unwrap();
     assert_eq!(out, "exec-out\n");
-    let mut d = api::DeleteRequest::new();
-    d.id = fx.id.clone();
-    d.exec_id = "e1".into();
-    let del: api::DeleteResponse = call(fx.c(), "Delete", &d).unwrap();
+    let del = fx.delete("e1");
     assert_eq!(del.exit_status, 5);
 
     // Pause/Resume show in State.
@@ -581,17 +599,8 @@ fn exec_pause_resume_stats_pids() {
     k.signal = 9;
     k.all = true;
     let _: api::Empty = call(fx.c(), "Kill", &k).unwrap();
-    let mut w = api::WaitRequest::new();
-    w.id = fx.id.clone();
-    assert_eq!(
-        call::<_, api::WaitResponse>(fx.c(), "Wait", &w)
-            .unwrap()
-            .exit_status,
-        137
-    );
-    let mut d = api::DeleteRequest::new();
-    d.id = fx.id.clone();
-    let _: api::DeleteResponse = call(fx.c(), "Delete", &d).unwrap();
+    assert_eq!(fx.wait("").exit_status, 137);
+    fx.delete("");
 
     wait_for("nine events", || fx.events().len() >= 9);
     let topics: Vec<String> = fx
@@ -638,20 +647,9 @@ fn terminal_through_the_console_socket() {
         let _ = blocking(reader).read_to_end(&mut s);
         String::from_utf8_lossy(&s).into_owned()
     });
-    let mut start = api::StartRequest::new();
-    start.id = fx.id.clone();
-    let _: api::StartResponse = call(fx.c(), "Start", &start).unwrap();
-    let mut w = api::WaitRequest::new();
-    w.id = fx.id.clone();
-    assert_eq!(
-        call::<_, api::WaitResponse>(fx.c(), "Wait", &w)
-            .unwrap()
-            .exit_status,
-        0
-    );
-    let mut d = api::DeleteRequest::new();
-    d.id = fx.id.clone();
-    let _: api::DeleteResponse = call(fx.c(), "Delete", &d).unwrap();
+    fx.start();
+    assert_eq!(fx.wait("").exit_status, 0);
+    fx.delete("");
     // Delete drops the shim's copy of the fifo; the console thread ends when the pty hangs up.
     let out = reader.join().unwrap();
     assert!(
@@ -680,9 +678,7 @@ fn stdin_through_the_shim_and_close_io() {
     // The client keeps its write end open: only CloseIO can end the container's input.
     let mut writer = fs::OpenOptions::new().write(true).open(&inp).unwrap();
     std::io::Write::write_all(&mut writer, b"ping\n").unwrap();
-    let mut start = api::StartRequest::new();
-    start.id = fx.id.clone();
-    let _: api::StartResponse = call(fx.c(), "Start", &start).unwrap();
+    fx.start();
     let mut sreq = api::StateRequest::new();
     sreq.id = fx.id.clone();
     // Still running while stdin is open (cat waits for more).
@@ -693,14 +689,7 @@ fn stdin_through_the_shim_and_close_io() {
     ci.id = fx.id.clone();
     ci.stdin = true;
     let _: api::Empty = call(fx.c(), "CloseIO", &ci).unwrap();
-    let mut w = api::WaitRequest::new();
-    w.id = fx.id.clone();
-    assert_eq!(
-        call::<_, api::WaitResponse>(fx.c(), "Wait", &w)
-            .unwrap()
-            .exit_status,
-        0
-    );
+    assert_eq!(fx.wait("").exit_status, 0);
     assert_eq!(reader.join().unwrap(), "ping\nstdin-closed\n");
     drop(writer);
 }
@@ -742,22 +731,10 @@ fn events_forwarded_over_ttrpc_and_shutdown_replies_then_exits() {
         .register_service(containerd_shim_protos::create_events(svc));
     server.start().unwrap();
 
-    let mut cr = api::ConnectRequest::new();
-    cr.id = fx.id.clone();
-    let shim_pid = call::<_, api::ConnectResponse>(fx.c(), "Connect", &cr)
-        .unwrap()
-        .shim_pid;
-    let _: api::CreateTaskResponse = call(fx.c(), "Create", &fx.create_req(Path::new(""))).unwrap();
-    let mut start = api::StartRequest::new();
-    start.id = fx.id.clone();
-    let _: api::StartResponse = call(fx.c(), "Start", &start).unwrap();
-    let mut w = api::WaitRequest::new();
-    w.id = fx.id.clone();
-    let waited: api::WaitResponse = call(fx.c(), "Wait", &w).unwrap();
+    let shim_pid = fx.connect_create_start();
+    let waited = fx.wait("");
     assert_eq!(waited.exit_status, 4);
-    let mut d = api::DeleteRequest::new();
-    d.id = fx.id.clone();
-    let _: api::DeleteResponse = call(fx.c(), "Delete", &d).unwrap();
+    fx.delete("");
 
     wait_for("four forwarded events", || got.lock().unwrap().len() >= 4);
     assert_eq!(
@@ -811,15 +788,7 @@ fn thread_names(pid: u32) -> Vec<String> {
 fn a_pending_wait_does_not_block_other_calls_on_the_connection() {
     let (hull, rootfs) = require!();
     let fx = Fixture::new(hull, rootfs, &["sleep", "1000"]);
-    let mut cr = api::ConnectRequest::new();
-    cr.id = fx.id.clone();
-    let shim_pid = call::<_, api::ConnectResponse>(fx.c(), "Connect", &cr)
-        .unwrap()
-        .shim_pid;
-    let _: api::CreateTaskResponse = call(fx.c(), "Create", &fx.create_req(Path::new(""))).unwrap();
-    let mut start = api::StartRequest::new();
-    start.id = fx.id.clone();
-    let _: api::StartResponse = call(fx.c(), "Start", &start).unwrap();
+    let shim_pid = fx.connect_create_start();
     // Idle with one client connection and no stdin: these threads only.
     assert_eq!(
         thread_names(shim_pid),
@@ -850,9 +819,7 @@ fn a_pending_wait_does_not_block_other_calls_on_the_connection() {
     wait_for("the Wait thread to end", || {
         !thread_names(shim_pid).contains(&"ttrpc-wait".to_string())
     });
-    let mut dreq = api::DeleteRequest::new();
-    dreq.id = fx.id.clone();
-    let d: api::DeleteResponse = call(fx.c(), "Delete", &dreq).unwrap();
+    let d = fx.delete("");
     assert_eq!(d.exit_status, 137);
 }
 
@@ -886,12 +853,7 @@ fn bootstrap_delete_runs_the_runtime_only_when_it_has_state() {
             .current_dir(&bundle)
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let r = api::DeleteResponse::parse_from_bytes(&out.stdout).unwrap();
+        let r = delete_response(&out);
         assert_eq!(r.exit_status, 137);
     };
     delete();
