@@ -1086,3 +1086,39 @@ fn rootfs_in_a_shared_host_mount_with_non_recursive_propagation() {
         "a container mount propagated to the host under {h}"
     );
 }
+
+/// The `HOME=` lines of an `env` listing.
+fn home_lines(out: &str) -> Vec<&str> {
+    out.lines().filter(|l| l.starts_with("HOME=")).collect()
+}
+
+#[test]
+fn home_comes_from_the_container_passwd() {
+    // The busybox rootfs's /etc/passwd: root → /root, nobody (65534) → /nonexistent; no 1000.
+    let passwd = std::fs::read_to_string(rootfs().join("etc/passwd")).unwrap();
+    assert!(
+        passwd.contains(":0:0:root:/root:") && passwd.contains(":65534:65534:nobody:/nonexistent:")
+    );
+    let env = Env::new();
+    let cases: [(u32, Option<&str>, &str); 5] = [
+        (0, None, "HOME=/root"),
+        (65534, None, "HOME=/nonexistent"),
+        (1000, None, "HOME=/"),
+        // Empty counts as unset (runc checks os.Getenv("HOME") == "").
+        (65534, Some("HOME="), "HOME=/nonexistent"),
+        (65534, Some("HOME=/set"), "HOME=/set"),
+    ];
+    for (i, (uid, home, want)) in cases.into_iter().enumerate() {
+        let mut cfg = config(&["env"]);
+        cfg["process"]["user"] = json!({"uid": uid, "gid": uid});
+        let mut e = vec!["PATH=/bin:/usr/bin".to_string()];
+        e.extend(home.map(String::from));
+        cfg["process"]["env"] = json!(e);
+        let out = run_ok(&env, &format!("home{i}"), &cfg);
+        assert_eq!(
+            home_lines(&out),
+            vec![want],
+            "uid {uid} env {home:?}: {out}"
+        );
+    }
+}

@@ -750,3 +750,32 @@ fn exec_into_a_sub_cgroup() {
     ok(&env.hull(&["delete", "-f", &c.id]), "delete -f");
     assert!(!dir.exists(), "sub-cgroup left behind");
 }
+
+#[test]
+fn exec_home_from_the_container_passwd() {
+    let _p = CgroupParent;
+    let env = Env::new();
+    // The container's env has no HOME, so neither has an exec'd process unless -e gives one.
+    let c = start(
+        &env,
+        "ex-home",
+        |cfg| cfg["process"]["env"] = json!(["PATH=/bin:/usr/bin"]),
+        &["sleep", "600"],
+    );
+    let home = |args: &[&str]| -> Vec<String> {
+        let mut a = vec!["exec"];
+        a.extend_from_slice(args);
+        a.extend([c.id.as_str(), "env"]);
+        let out = ok(&env.hull(&a), "exec env");
+        out.lines()
+            .filter(|l| l.starts_with("HOME="))
+            .map(String::from)
+            .collect()
+    };
+    // The busybox rootfs's /etc/passwd: root → /root, nobody (65534) → /nonexistent; no 1000.
+    assert_eq!(home(&[]), ["HOME=/root"]);
+    assert_eq!(home(&["-u", "65534:65534"]), ["HOME=/nonexistent"]);
+    assert_eq!(home(&["-u", "1000"]), ["HOME=/"]);
+    assert_eq!(home(&["-u", "65534", "-e", "HOME="]), ["HOME=/nonexistent"]);
+    assert_eq!(home(&["-u", "65534", "-e", "HOME=/set"]), ["HOME=/set"]);
+}
