@@ -357,6 +357,22 @@ pub fn env_with_home(env: &[String], uid: u32) -> Result<Option<Vec<CString>>> {
         .map(Some)
 }
 
+/// Socket activation as runc 1.1.5 reads it (go-systemd `activation.Files`): the number of fds,
+/// from 3 on, passed to this process — `LISTEN_PID` must be our pid and `LISTEN_FDS` a positive
+/// number; anything else means none.
+pub fn listen_fds(listen_pid: Option<&str>, listen_fds: Option<&str>, own_pid: u32) -> i32 {
+    if listen_fds.is_none_or(str::is_empty) {
+        return 0;
+    }
+    if listen_pid.and_then(|p| p.parse::<i64>().ok()) != Some(i64::from(own_pid)) {
+        return 0;
+    }
+    listen_fds
+        .and_then(|n| n.parse::<i32>().ok())
+        .unwrap_or(0)
+        .max(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -456,5 +472,15 @@ mod tests {
             passwd_home(b"big:x:99999999999999999999:0::/big:\n", 0),
             None
         );
+    }
+
+    #[test]
+    fn listen_fds_needs_our_pid_and_a_count() {
+        assert_eq!(listen_fds(Some("42"), Some("2"), 42), 2);
+        assert_eq!(listen_fds(Some("41"), Some("2"), 42), 0);
+        assert_eq!(listen_fds(None, Some("2"), 42), 0);
+        assert_eq!(listen_fds(Some("42"), None, 42), 0);
+        assert_eq!(listen_fds(Some("42"), Some("x"), 42), 0);
+        assert_eq!(listen_fds(Some("42"), Some("-3"), 42), 0);
     }
 }

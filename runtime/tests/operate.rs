@@ -752,7 +752,7 @@ fn exec_into_a_sub_cgroup() {
 }
 
 #[test]
-fn exec_home_from_the_container_passwd() {
+fn exec_home_from_the_container_passwd_and_no_socket_activation() {
     let _p = CgroupParent;
     let env = Env::new();
     // The container's env has no HOME, so neither has an exec'd process unless -e gives one.
@@ -778,4 +778,20 @@ fn exec_home_from_the_container_passwd() {
     assert_eq!(home(&["-u", "1000"]), ["HOME=/"]);
     assert_eq!(home(&["-u", "65534", "-e", "HOME="]), ["HOME=/nonexistent"]);
     assert_eq!(home(&["-u", "65534", "-e", "HOME=/set"]), ["HOME=/set"]);
+
+    // runc exec does not forward socket activation (only create/run do): with LISTEN_PID = hull's
+    // pid, LISTEN_FDS=1 and fd 3 open, the process sees neither the variables nor fd 3.
+    let o = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg("LISTEN_PID=$$ LISTEN_FDS=1 exec \"$0\" \"$@\" 3</dev/null")
+        .arg(hull_bin())
+        .arg("--root")
+        .arg(&env.root)
+        .args(["exec", &c.id, "sh", "-c"])
+        .arg("env | grep -c ^LISTEN_; ls /proc/self/fd | sort -n | tr '\\n' ' '")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    // grep -c prints 0 and exits 1 when nothing matches; the listing is the last command.
+    assert_eq!(stdout(&o), "0\n0 1 2 3 ", "{}", stderr(&o));
 }
