@@ -270,6 +270,109 @@ pub fn find_executable(arg0: &str, env: &[String]) -> Result<CString> {
     )))
 }
 
+/// Go's `os.Setenv` on an environment list (runc's init builds the process environment with it):
+/// the first `key=` entry gets the new value in place, later ones go; without one it is appended.
+pub fn set_env(env: &mut Vec<String>, key: &str, value: &str) {
+    let is_key = |e: &String| e.split_once('=').map_or(e.as_str(), |(k, _)| k) == key;
+    let entry = format!("{key}={value}");
+    match env.iter().position(is_key) {
+        Some(i) => {
+            env[i] = entry;
+            let mut n = 0;
+            env.retain(|e| {
+                n += 1;
+                n <= i + 1 || !is_key(e)
+            });
+        }
+        None => env.push(entry),
+    }
+}
+
+/// The home directory of `uid` in a passwd file, with runc 1.1.5's parser (libcontainer/user):
+/// lines are trimmed and blank ones skipped, fields split on ':', a uid that is not a number
+/// reads as 0, a missing home field as "", and the first matching line wins.
+pub fn passwd_home(passwd: &[u8], uid: u32) -> Option<String> {
+    use std::num::IntErrorKind;
+    passwd.split(|&b| b == b'\n').find_map(|line| {
+        let line = String::from_utf8_lossy(line);
+        let line = line.trim();
+        if line.is_empty() {
+            return None;
+        }
+        let fields: Vec<&str> = line.split(':').collect();
+        let line_uid = match fields.get(2).map(|f| f.parse::<i64>()) {
+            Some(Ok(n)) => n,
+            // Go's Atoi: out of range is an error too, but its clamped value matches no uid.
+            Some(Err(e))
+                if matches!(
+                    e.kind(),
+                    IntErrorKind::PosOverflow | IntErrorKind::NegOverflow
+                ) =>
+            {
+                -1
+            }
+            _ => 0,
+        };
+        (line_uid == i64::from(uid)).then(|| fields.get(5).unwrap_or(&"").to_string())
+    })
+}
+
+/// The `HOME` runc gives a process of `uid` whose environment has none: its entry in
+/// `/etc/passwd` of the current root (call this after pivot_root, or after joining the
+/// container's mount namespace, so the path resolves inside the container), else "/".
+/// An unreadable file counts as no entry, as in runc. O_NONBLOCK: a FIFO reads as empty.
+pub fn passwd_home_in_root(uid: u32) -> String {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut buf = Vec::new();
+    let read = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open("/etc/passwd")
+        .and_then(|mut f| f.read_to_end(&mut buf));
+    match read {
+        Ok(_) => passwd_home(&buf, uid).unwrap_or_else(|| "/".into()),
+        Err(_) => "/".into(),
+    }
+}
+
+/// runc's rule for `HOME` (setupUser): when the environment has no `HOME` or an empty one, set
+/// it to the user's home from the container's /etc/passwd. `None`: the environment is unchanged.
+pub fn env_with_home(env: &[String], uid: u32) -> Result<Option<Vec<CString>>> {
+    let home = env.iter().rev().find_map(|e| e.strip_prefix("HOME="));
+    if home.is_some_and(|h| !h.is_empty()) {
+        return Ok(None);
+    }
+    let mut env = env.to_vec();
+    set_env(&mut env, "HOME", &passwd_home_in_root(uid));
+    env.iter()
+        .map(|e| {
+            CString::new(e.as_str()).map_err(|_| {
+                Error::invalid(format!(
+                    "HOME from /etc/passwd for uid {uid}: contains a NUL byte"
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
+}
+
+/// Socket activation as runc 1.1.5 reads it (go-systemd `activation.Files`): the number of fds,
+/// from 3 on, passed to this process — `LISTEN_PID` must be our pid and `LISTEN_FDS` a positive
+/// number; anything else means none.
+pub fn listen_fds(listen_pid: Option<&str>, listen_fds: Option<&str>, own_pid: u32) -> i32 {
+    if listen_fds.is_none_or(str::is_empty) {
+        return 0;
+    }
+    if listen_pid.and_then(|p| p.parse::<i64>().ok()) != Some(i64::from(own_pid)) {
+        return 0;
+    }
+    listen_fds
+        .and_then(|n| n.parse::<i32>().ok())
+        .unwrap_or(0)
+        .max(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,5 +440,47 @@ mod tests {
             .to_string();
         assert!(e.contains("executable file not found in $PATH"), "{e}");
         assert!(find_executable("/no/such", &env).is_err());
+    }
+
+    #[test]
+    fn set_env_is_go_setenv() {
+        let mut env = vec![
+            "A=1".to_string(),
+            "HOME=".into(),
+            "B=2".into(),
+            "HOME=x".into(),
+        ];
+        set_env(&mut env, "HOME", "/root");
+        assert_eq!(env, vec!["A=1", "HOME=/root", "B=2"]);
+        set_env(&mut env, "LISTEN_FDS", "2");
+        assert_eq!(env, vec!["A=1", "HOME=/root", "B=2", "LISTEN_FDS=2"]);
+    }
+
+    #[test]
+    fn passwd_home_follows_runc_parser() {
+        let pw = b"\n  root:x:0:0:root:/root:/bin/sh  \nnobody:x:65534:65534::/nonexistent:/bin/false\nshort:x:7\nnobody2:x:65534:1::/other:\n";
+        assert_eq!(passwd_home(pw, 0).as_deref(), Some("/root"));
+        assert_eq!(passwd_home(pw, 65534).as_deref(), Some("/nonexistent"));
+        assert_eq!(passwd_home(pw, 7).as_deref(), Some(""));
+        assert_eq!(passwd_home(pw, 1000), None);
+        // As Go's Atoi with its error ignored: a uid field that is not a number reads as 0.
+        assert_eq!(
+            passwd_home(b"+nis:x:abc:0::/nis:\nroot:x:0:0::/root:\n", 0).as_deref(),
+            Some("/nis")
+        );
+        assert_eq!(
+            passwd_home(b"big:x:99999999999999999999:0::/big:\n", 0),
+            None
+        );
+    }
+
+    #[test]
+    fn listen_fds_needs_our_pid_and_a_count() {
+        assert_eq!(listen_fds(Some("42"), Some("2"), 42), 2);
+        assert_eq!(listen_fds(Some("41"), Some("2"), 42), 0);
+        assert_eq!(listen_fds(None, Some("2"), 42), 0);
+        assert_eq!(listen_fds(Some("42"), None, 42), 0);
+        assert_eq!(listen_fds(Some("42"), Some("x"), 42), 0);
+        assert_eq!(listen_fds(Some("42"), Some("-3"), 42), 0);
     }
 }

@@ -1086,3 +1086,124 @@ fn rootfs_in_a_shared_host_mount_with_non_recursive_propagation() {
         "a container mount propagated to the host under {h}"
     );
 }
+
+/// The `HOME=` lines of an `env` listing.
+fn home_lines(out: &str) -> Vec<&str> {
+    out.lines().filter(|l| l.starts_with("HOME=")).collect()
+}
+
+#[test]
+fn home_comes_from_the_container_passwd() {
+    // The busybox rootfs's /etc/passwd: root → /root, nobody (65534) → /nonexistent; no 1000.
+    let passwd = std::fs::read_to_string(rootfs().join("etc/passwd")).unwrap();
+    assert!(
+        passwd.contains(":0:0:root:/root:") && passwd.contains(":65534:65534:nobody:/nonexistent:")
+    );
+    let env = Env::new();
+    let cases: [(u32, Option<&str>, &str); 5] = [
+        (0, None, "HOME=/root"),
+        (65534, None, "HOME=/nonexistent"),
+        (1000, None, "HOME=/"),
+        // Empty counts as unset (runc checks os.Getenv("HOME") == "").
+        (65534, Some("HOME="), "HOME=/nonexistent"),
+        (65534, Some("HOME=/set"), "HOME=/set"),
+    ];
+    for (i, (uid, home, want)) in cases.into_iter().enumerate() {
+        let mut cfg = config(&["env"]);
+        cfg["process"]["user"] = json!({"uid": uid, "gid": uid});
+        let mut e = vec!["PATH=/bin:/usr/bin".to_string()];
+        e.extend(home.map(String::from));
+        cfg["process"]["env"] = json!(e);
+        let out = run_ok(&env, &format!("home{i}"), &cfg);
+        assert_eq!(
+            home_lines(&out),
+            vec![want],
+            "uid {uid} env {home:?}: {out}"
+        );
+    }
+}
+
+/// `hull run` as a socket-activated service: `LISTEN_PID` is hull's own pid (set by a shell that
+/// then execs hull), `file` open read-write on fd 3 and `extra` on fd 4.
+fn run_activated(
+    env: &Env,
+    name: &str,
+    cfg: &Value,
+    listen_pid_is_hull: bool,
+    file: &Path,
+    extra: &Path,
+) -> (bool, String, String) {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let id = env.id(name);
+    let b = env.bundle(name, cfg);
+    let f3 = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(file)
+        .unwrap();
+    let f4 = std::fs::File::open(extra).unwrap();
+    let (r3, r4) = (f3.as_raw_fd(), f4.as_raw_fd());
+    let pid = if listen_pid_is_hull { "$$" } else { "1" };
+    let mut c = Command::new("/bin/sh");
+    c.arg("-c")
+        .arg(format!("LISTEN_PID={pid} LISTEN_FDS=1 exec \"$0\" \"$@\""))
+        .arg(hull_bin())
+        .arg("--root")
+        .arg(&env.root)
+        .args(["run", "--preserve-fds", "1", "-b", b.to_str().unwrap(), &id])
+        .stdin(std::process::Stdio::null());
+    // SAFETY: only dup (async-signal-safe) in the pre-exec child: the files onto 3 and 4, through
+    // fds above both so that neither source is overwritten first.
+    unsafe {
+        c.pre_exec(move || {
+            let a = libc::fcntl(r3, libc::F_DUPFD, 10);
+            let b = libc::fcntl(r4, libc::F_DUPFD, 10);
+            if a < 0 || b < 0 || libc::dup2(a, 3) < 0 || libc::dup2(b, 4) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            libc::close(a);
+            libc::close(b);
+            Ok(())
+        });
+    }
+    let o = c.output().unwrap();
+    (o.status.success(), stdout(&o), stderr(&o))
+}
+
+#[test]
+fn socket_activation_fds_and_env_reach_the_init() {
+    let env = Env::new();
+    let listen = env.tmp.path().join("listen");
+    let extra = env.tmp.path().join("extra");
+    std::fs::write(&listen, "from-listen-fd\n").unwrap();
+    std::fs::write(&extra, "from-preserved-fd\n").unwrap();
+    let script = "env | grep -E '^LISTEN_' | sort | tr '\\n' ' '; echo; \
+                  ls /proc/self/fd | sort -n | tr '\\n' ' '; echo; \
+                  read l <&3; echo \"3:$l\"; read x <&4; echo \"4:$x\"; echo written >&3";
+    let mut cfg = config(&["sh", "-c", script]);
+    cfg["process"]["user"] = json!({"uid": 65534, "gid": 65534});
+    let (ok, out, err) = run_activated(&env, "act", &cfg, true, &listen, &extra);
+    assert!(ok, "run failed: {err}\n{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0].trim_end(), "LISTEN_FDS=1 LISTEN_PID=1", "{out}");
+    // stdio, the listen fd, the --preserve-fds fd after it, and the fd `ls` opens itself.
+    assert_eq!(lines[1].trim_end(), "0 1 2 3 4 5", "{out}");
+    assert_eq!(
+        &lines[2..4],
+        ["3:from-listen-fd", "4:from-preserved-fd"],
+        "{out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&listen).unwrap(),
+        "from-listen-fd\nwritten\n",
+        "the container writes through the listen fd"
+    );
+    // LISTEN_PID not hull's: the fds were meant for another process (go-systemd's rule, which
+    // runc follows): no LISTEN_* and only the --preserve-fds fd, at 3.
+    let (ok, out, err) = run_activated(&env, "notact", &cfg, false, &listen, &extra);
+    assert!(ok, "run failed: {err}\n{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0].trim_end(), "", "{out}");
+    assert_eq!(lines[1].trim_end(), "0 1 2 3 4", "{out}");
+}

@@ -750,3 +750,48 @@ fn exec_into_a_sub_cgroup() {
     ok(&env.hull(&["delete", "-f", &c.id]), "delete -f");
     assert!(!dir.exists(), "sub-cgroup left behind");
 }
+
+#[test]
+fn exec_home_from_the_container_passwd_and_no_socket_activation() {
+    let _p = CgroupParent;
+    let env = Env::new();
+    // The container's env has no HOME, so neither has an exec'd process unless -e gives one.
+    let c = start(
+        &env,
+        "ex-home",
+        |cfg| cfg["process"]["env"] = json!(["PATH=/bin:/usr/bin"]),
+        &["sleep", "600"],
+    );
+    let home = |args: &[&str]| -> Vec<String> {
+        let mut a = vec!["exec"];
+        a.extend_from_slice(args);
+        a.extend([c.id.as_str(), "env"]);
+        let out = ok(&env.hull(&a), "exec env");
+        out.lines()
+            .filter(|l| l.starts_with("HOME="))
+            .map(String::from)
+            .collect()
+    };
+    // The busybox rootfs's /etc/passwd: root → /root, nobody (65534) → /nonexistent; no 1000.
+    assert_eq!(home(&[]), ["HOME=/root"]);
+    assert_eq!(home(&["-u", "65534:65534"]), ["HOME=/nonexistent"]);
+    assert_eq!(home(&["-u", "1000"]), ["HOME=/"]);
+    assert_eq!(home(&["-u", "65534", "-e", "HOME="]), ["HOME=/nonexistent"]);
+    assert_eq!(home(&["-u", "65534", "-e", "HOME=/set"]), ["HOME=/set"]);
+
+    // runc exec does not forward socket activation (only create/run do): with LISTEN_PID = hull's
+    // pid, LISTEN_FDS=1 and fd 3 open, the process sees neither the variables nor fd 3.
+    let o = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg("LISTEN_PID=$$ LISTEN_FDS=1 exec \"$0\" \"$@\" 3</dev/null")
+        .arg(hull_bin())
+        .arg("--root")
+        .arg(&env.root)
+        .args(["exec", &c.id, "sh", "-c"])
+        .arg("env | grep -c ^LISTEN_; ls /proc/self/fd | sort -n | tr '\\n' ' '")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    // grep -c prints 0 and exits 1 when nothing matches; the listing is the last command.
+    assert_eq!(stdout(&o), "0\n0 1 2 3 ", "{}", stderr(&o));
+}

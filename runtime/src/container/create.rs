@@ -4,7 +4,7 @@ use super::state::{ContainerDir, State, Status, Store, CONFIG_COPY, EXEC_FIFO};
 use super::OCI_VERSION;
 use crate::error::{Error, Result};
 use crate::spawn::{self, CreateOpts};
-use crate::{hooks, logging, spec, sys};
+use crate::{hooks, logging, process, spec, sys};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -87,10 +87,22 @@ pub fn create(store: &Store, a: &CreateArgs) -> Result<(State, ContainerDir)> {
     let copy = dir_path.join(CONFIG_COPY);
     std::fs::write(&copy, &bundle.raw).map_err(|e| Error::io("write", &copy, e))?;
 
+    // Socket activation, as runc create/run (not exec): fds 3..3+N-1 go to the init first, the
+    // --preserve-fds ones follow them, and the init gets LISTEN_FDS=N and LISTEN_PID=1.
+    let listen = process::listen_fds(
+        std::env::var("LISTEN_PID").ok().as_deref(),
+        std::env::var("LISTEN_FDS").ok().as_deref(),
+        std::process::id(),
+    );
+    for fd in 3..3i32.saturating_add(listen) {
+        // SAFETY: fcntl on an fd number handed to us; only its close-on-exec flag changes (as
+        // go-systemd does: hooks must not inherit it; the init clears the flag again).
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
     let opts = CreateOpts {
         no_pivot: a.no_pivot,
         no_new_keyring: a.no_new_keyring,
-        preserve_fds: a.preserve_fds,
+        preserve_fds: a.preserve_fds.saturating_add(listen),
         console_socket: a.console_socket.clone(),
         console_fd: a
             .console_fd
@@ -101,6 +113,16 @@ pub fn create(store: &Store, a: &CreateArgs) -> Result<(State, ContainerDir)> {
         container_id: a.id.clone(),
     };
     let mut plan = spawn::plan(&bundle, &opts, fifo)?;
+    if listen > 0 {
+        process::set_env(&mut plan.env_strings, "LISTEN_FDS", &listen.to_string());
+        process::set_env(&mut plan.env_strings, "LISTEN_PID", "1");
+        plan.env = plan
+            .env_strings
+            .iter()
+            .map(|e| std::ffi::CString::new(e.as_str()))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|_| Error::invalid("process.env: contains a NUL byte"))?;
+    }
     plan.close_in_child.push(lock_fd);
 
     let linux = bundle.spec.linux().clone().unwrap_or_default();

@@ -218,6 +218,10 @@ fn run(plan: &Plan, sock: BorrowedFd, fast: bool) -> Result<Infallible> {
     install_early_seccomp(plan.seccomp.as_ref(), plan.nnp, sock, step)?;
 
     step("user");
+    // As runc's setupUser: no HOME → the user's home in the container's /etc/passwd (read here,
+    // after pivot_root and before the user switch).
+    let home_env = process::env_with_home(&plan.env_strings, plan.uid)?;
+    let env = home_env.as_ref().unwrap_or(&plan.env);
     become_user(plan.caps.as_ref(), plan.uid, plan.gid, &plan.groups, step)?;
     // The credential change left us non-dumpable: until exec, no process in the container can
     // open /proc/<init>/exe or /proc/<init>/fd (the host binary and our fds). Keep it that way.
@@ -265,7 +269,7 @@ fn run(plan: &Plan, sock: BorrowedFd, fast: bool) -> Result<Infallible> {
             sc.install()?;
         }
     }
-    let e = nix::unistd::execve(&exe, &plan.args, &plan.env).unwrap_err();
+    let e = nix::unistd::execve(&exe, &plan.args, env).unwrap_err();
     Err(Error::sys(
         format!("exec {}", plan.args[0].to_string_lossy()),
         e,

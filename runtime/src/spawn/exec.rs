@@ -11,7 +11,7 @@
 //!        ── SetupDone ──────────────────────────────▶     setns user, then ipc uts net cgroup mnt
 //!                                                         console, rlimits, scheduler, cwd, exec lookup,
 //!        ◀──────────────────────────── SeccompFd ──       [NOTIFY] seccomp early
-//!                                                         bounding, user, caps, nnp, umask,
+//!                                                         HOME, bounding, user, caps, nnp, umask,
 //!                                                         seccomp, execve
 //!        ◀──────────────────── EOF (CLOEXEC socket)       exec succeeded
 //!  at any step:  ◀──────────────────── Error{step, msg}   the child exits 1, the parent reports
@@ -240,6 +240,10 @@ fn child_run(plan: &ExecPlan, sock: BorrowedFd) -> Result<Infallible> {
     let exe = process::find_executable(&plan.args[0].to_string_lossy(), &plan.env_strings)?;
     child::install_early_seccomp(plan.seccomp.as_ref(), plan.nnp, sock, step)?;
     step("user");
+    // As runc's setupUser: no HOME → the user's home in the container's /etc/passwd (the mount
+    // namespace is joined: "/" is the container's root).
+    let home_env = process::env_with_home(&plan.env_strings, plan.uid)?;
+    let env = home_env.as_ref().unwrap_or(&plan.env);
     child::become_user(plan.caps.as_ref(), plan.uid, plan.gid, &plan.groups, step)?;
     step("cwd");
     // Again as the target user: a cwd it may not enter is an error, as for the init.
@@ -274,7 +278,7 @@ fn child_run(plan: &ExecPlan, sock: BorrowedFd) -> Result<Infallible> {
             sc.install()?;
         }
     }
-    let e = nix::unistd::execve(&exe, &plan.args, &plan.env).unwrap_err();
+    let e = nix::unistd::execve(&exe, &plan.args, env).unwrap_err();
     Err(Error::sys(
         format!("exec {}", plan.args[0].to_string_lossy()),
         e,
