@@ -72,6 +72,8 @@ fn run(plan: &Plan, sock: BorrowedFd, fast: bool) -> Result<Infallible> {
     }
     // SAFETY: umask has no failure mode; device modes are then set exactly.
     unsafe { libc::umask(0) };
+    // The host's procfs, before any mount of the container: every procfs write goes through it.
+    crate::guard::open_host_proc()?;
     // Non-dumpable until execve: no process of the container (a joined pid namespace may hold
     // some) can open /proc/<init>/exe — the hull binary — or our fds (CVE-2019-5736's path).
     // SAFETY: prctl with integer arguments.
@@ -164,8 +166,8 @@ fn run(plan: &Plan, sock: BorrowedFd, fast: bool) -> Result<Infallible> {
 
     step("sysctl");
     for (k, v) in &plan.sysctl {
-        let path = format!("/proc/sys/{}", k.replace('.', "/"));
-        sys::write_file(&path, v.as_bytes())
+        let path = format!("sys/{}", k.replace('.', "/"));
+        crate::guard::proc_write(&path, v.as_bytes())
             .map_err(|e| Error::invalid(format!("linux.sysctl {k}={v}: {e}")))?;
     }
 
@@ -189,7 +191,7 @@ fn run(plan: &Plan, sock: BorrowedFd, fast: bool) -> Result<Infallible> {
 
     step("oomScoreAdj");
     if let Some(adj) = plan.oom_score_adj {
-        sys::write_file("/proc/self/oom_score_adj", adj.to_string().as_bytes())
+        crate::guard::proc_write("self/oom_score_adj", adj.to_string().as_bytes())
             .map_err(|e| {
                 Error::invalid(format!(
                     "process.oomScoreAdj {adj}: {e} (going below the runtime's own value needs CAP_SYS_RESOURCE)"
@@ -228,6 +230,7 @@ fn run(plan: &Plan, sock: BorrowedFd, fast: bool) -> Result<Infallible> {
     step("cwd");
     nix::unistd::chdir(plan.cwd.as_str())
         .map_err(|e| Error::sys(format!("chdir to process.cwd {}", plan.cwd), e))?;
+    crate::guard::check_cwd(&plan.cwd)?;
 
     step("fds");
     close_on_exec_above(plan.preserve_fds);
@@ -340,7 +343,7 @@ fn slow_path_namespaces(plan: &Plan, sock: BorrowedFd) -> Result<()> {
         .map_err(|e| Error::sys("unshare namespaces", e))?;
     }
     if let Some(offs) = &plan.time_offsets {
-        sys::write_file("/proc/self/timens_offsets", offs.as_bytes())
+        crate::guard::proc_write("self/timens_offsets", offs.as_bytes())
             .map_err(|e| Error::invalid(format!("linux.timeOffsets: {e}")))?;
     }
     let pid_changes = plan.new_ns_flags & (libc::CLONE_NEWPID as u64 | 0x80) != 0
@@ -576,20 +579,12 @@ fn setup_console(plan: &Plan) -> Result<()> {
     proto::send_fd(console.as_fd(), pts.to_bytes(), ptmx.as_fd())
         .map_err(|e| Error::sys("send pty master to --console-socket", e))?;
     drop(ptmx);
-    // The pty also appears as /dev/console (as runc does).
-    let _ = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open("/dev/console");
-    sys::mount(
-        Some(&pts),
-        c"/dev/console",
-        None,
-        libc::MS_BIND,
-        None,
-        &|| "bind the pty onto /dev/console".into(),
-    )?;
+    // The pty also appears as /dev/console (as runc does): bound from the slave we hold onto the
+    // verified /dev/console (never through a symlink), by fd.
+    let target = crate::guard::console_target()?;
+    crate::guard::bind_fd(slave.as_fd(), target.as_fd(), &|| {
+        "bind the pty onto /dev/console".into()
+    })?;
     // SAFETY: setsid, then stdio onto the pty slave and make it the controlling terminal.
     unsafe {
         libc::setsid();
@@ -610,8 +605,8 @@ fn setup_console(plan: &Plan) -> Result<()> {
 /// stays open (close-on-exec): `start` reads until it closes, so it learns whether the exec (and
 /// the startContainer hooks before it) succeeded.
 fn wait_for_start(plan: &Plan) -> Result<OwnedFd> {
-    let path = sys::fd_path(plan.exec_fifo.as_raw_fd());
-    let fd = sys::open_path(&path, libc::O_WRONLY).map_err(|e| Error::sys("open exec fifo", e))?;
+    let fd = crate::guard::reopen_fd(plan.exec_fifo.as_fd(), libc::O_WRONLY)
+        .map_err(|e| Error::sys("open exec fifo", e))?;
     // SAFETY: write one byte from a valid buffer.
     let rc = unsafe { libc::write(fd.as_raw_fd(), b"0".as_ptr() as *const libc::c_void, 1) };
     if rc != 1 {
@@ -665,7 +660,7 @@ pub(super) fn become_user(
     if let Some(c) = caps {
         process::apply_bounding(c)?;
     }
-    let setgroups_ok = std::fs::read_to_string("/proc/self/setgroups")
+    let setgroups_ok = crate::guard::proc_read("self/setgroups")
         .map(|s| s.trim() != "deny")
         .unwrap_or(true);
     process::switch_user(uid, gid, groups, setgroups_ok)?;
@@ -677,15 +672,9 @@ pub(super) fn become_user(
 }
 
 /// Every fd above stdio and the `preserve` fds after them is closed on exec; the preserved ones
-/// are kept open.
+/// are kept open (with a fallback where close_range fails: see `crate::guard`).
 pub(super) fn close_on_exec_above(preserve: i32) {
-    let first = 3 + preserve.max(0) as u32;
-    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only marks fds; no memory is touched.
-    unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 4u32) };
-    for fd in 3..first as i32 {
-        // SAFETY: clearing FD_CLOEXEC on inherited, preserved fds.
-        unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
-    }
+    crate::guard::close_on_exec_above(preserve);
 }
 
 #[cfg(test)]

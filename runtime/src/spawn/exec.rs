@@ -190,6 +190,9 @@ fn child_run(plan: &ExecPlan, sock: BorrowedFd) -> Result<Infallible> {
         libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
     }
+    // The host's procfs, before joining the container's mount namespace (see crate::guard).
+    step("procfs");
+    crate::guard::open_host_proc()?;
     step("cgroup");
     match proto::recv(sock).map_err(|e| Error::sys("recv from parent", e))? {
         Some(Msg::SetupDone) => {}
@@ -226,7 +229,7 @@ fn child_run(plan: &ExecPlan, sock: BorrowedFd) -> Result<Infallible> {
     }
     if let Some(adj) = plan.oom_score_adj {
         step("oomScoreAdj");
-        sys::write_file("/proc/self/oom_score_adj", adj.to_string().as_bytes())
+        crate::guard::proc_write("self/oom_score_adj", adj.to_string().as_bytes())
             .map_err(|e| Error::invalid(format!("process.oomScoreAdj {adj}: {e}")))?;
     }
     step("rlimits");
@@ -249,6 +252,7 @@ fn child_run(plan: &ExecPlan, sock: BorrowedFd) -> Result<Infallible> {
     // Again as the target user: a cwd it may not enter is an error, as for the init.
     nix::unistd::chdir(plan.cwd.as_str())
         .map_err(|e| Error::sys(format!("chdir to cwd {}", plan.cwd), e))?;
+    crate::guard::check_cwd(&plan.cwd)?;
     step("fds");
     child::close_on_exec_above(plan.preserve_fds);
     step("exec");
