@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::spawn::{self, CreateOpts};
 use crate::{hooks, logging, process, spec, sys};
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 pub struct CreateArgs {
@@ -75,6 +76,10 @@ pub fn effective_resources(spec: &oci_spec::runtime::Spec) -> oci_spec::runtime:
 pub fn create(store: &Store, a: &CreateArgs) -> Result<(State, ContainerDir)> {
     super::state::validate_id(&a.id)?;
     let bundle = spec::load_bundle(&a.bundle)?;
+    if crate::guard::create_needs_seal(&bundle.spec) {
+        // CVE-2019-5736: re-exec from a sealed copy before anything is created (see guard).
+        crate::guard::seal_self()?;
+    }
     let dir = store.create(&a.id)?;
     let mut cleanup = Cleanup {
         dir: Some(dir),
@@ -85,7 +90,14 @@ pub fn create(store: &Store, a: &CreateArgs) -> Result<(State, ContainerDir)> {
     let lock_fd = cleanup.dir.as_ref().expect("set").lock_fd();
     let fifo = make_exec_fifo(&dir_path)?;
     let copy = dir_path.join(CONFIG_COPY);
-    std::fs::write(&copy, &bundle.raw).map_err(|e| Error::io("write", &copy, e))?;
+    // Root-only, as state.json: the config may carry secrets in process.env.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&copy)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, &bundle.raw))
+        .map_err(|e| Error::io("write", &copy, e))?;
 
     // Socket activation, as runc create/run (not exec): fds 3..3+N-1 go to the init first, the
     // --preserve-fds ones follow them, and the init gets LISTEN_FDS=N and LISTEN_PID=1.

@@ -345,6 +345,11 @@ pub fn exec(store: &Store, a: &ExecArgs) -> Result<i32> {
         ))
     })?;
     let process = build_process(spec.process().as_ref(), a)?;
+    if crate::guard::exec_needs_seal(st.pid, &process) {
+        // CVE-2019-5736: re-exec from a sealed copy before joining the container (see guard;
+        // returns only when already running sealed). The lock is close-on-exec.
+        crate::guard::seal_self()?;
+    }
     // Scheduler, I/O priority and LSM rules exactly as for the init (crate::sched): on a host
     // without AppArmor/SELinux a profile or label is an error, as with runc 1.1.5.
     let mut exec_spec = spec.clone();

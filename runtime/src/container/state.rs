@@ -151,7 +151,7 @@ impl Store {
         validate_id(id)?;
         self.ensure_root()?;
         let path = self.root.join(id);
-        match fs::DirBuilder::new().mode(0o711).create(&path) {
+        match fs::DirBuilder::new().mode(0o700).create(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 return Err(Error::State(format!(
