@@ -103,6 +103,7 @@ pub fn create(store: &Store, a: &CreateArgs) -> Result<(State, ContainerDir)> {
         no_pivot: a.no_pivot,
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds.saturating_add(listen),
+        listen_fds: listen,
         console_socket: a.console_socket.clone(),
         console_fd: a
             .console_fd
@@ -113,16 +114,6 @@ pub fn create(store: &Store, a: &CreateArgs) -> Result<(State, ContainerDir)> {
         container_id: a.id.clone(),
     };
     let mut plan = spawn::plan(&bundle, &opts, fifo)?;
-    if listen > 0 {
-        process::set_env(&mut plan.env_strings, "LISTEN_FDS", &listen.to_string());
-        process::set_env(&mut plan.env_strings, "LISTEN_PID", "1");
-        plan.env = plan
-            .env_strings
-            .iter()
-            .map(|e| std::ffi::CString::new(e.as_str()))
-            .collect::<std::result::Result<_, _>>()
-            .map_err(|_| Error::invalid("process.env: contains a NUL byte"))?;
-    }
     plan.close_in_child.push(lock_fd);
 
     let linux = bundle.spec.linux().clone().unwrap_or_default();
@@ -188,7 +179,7 @@ pub fn create(store: &Store, a: &CreateArgs) -> Result<(State, ContainerDir)> {
         hooks::run_all("createRuntime", &create_runtime, &json)?;
         Ok(json)
     };
-    let listener = plan.seccomp.as_ref().and_then(|c| {
+    let listener = plan.process.seccomp.as_ref().and_then(|c| {
         c.listener_path()
             .map(|p| (p.to_path_buf(), c.listener_metadata().to_string()))
     });

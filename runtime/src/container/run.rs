@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use nix::errno::Errno;
 
 pub fn run(store: &Store, a: &CreateArgs, detach: bool, keep: bool) -> Result<i32> {
-    let mask = if detach { None } else { Some(block_signals()) };
+    let mask = (!detach).then(super::tty::SignalMask::block_all);
     if !detach {
         // A slow-path init is our grandchild: make it reparent to us so we can wait for it.
         // SAFETY: prctl with integer arguments.
@@ -50,41 +50,17 @@ pub fn run(store: &Store, a: &CreateArgs, detach: bool, keep: bool) -> Result<i3
         drop(dir);
         Ok(pid)
     })();
-    let pid = match result {
-        Ok(p) => p,
-        Err(e) => {
-            if let Some(m) = mask {
-                restore_signals(&m);
-            }
-            return Err(e);
-        }
-    };
+    let pid = result?;
     let Some(mask) = mask else {
         return Ok(0);
     };
     drop(console);
     let code = forward_and_wait(pid, master);
-    restore_signals(&mask);
+    drop(mask);
     if !keep {
         super::delete::delete(store, &a.id, true)?;
     }
     code
-}
-
-fn block_signals() -> libc::sigset_t {
-    // SAFETY: sigset manipulation on locals and sigprocmask with valid pointers.
-    unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        let mut old: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::sigprocmask(libc::SIG_BLOCK, &all, &mut old);
-        old
-    }
-}
-
-fn restore_signals(old: &libc::sigset_t) {
-    // SAFETY: restoring a previously saved mask.
-    unsafe { libc::sigprocmask(libc::SIG_SETMASK, old, std::ptr::null_mut()) };
 }
 
 /// Wait for `pid`, forwarding every other signal we receive to it. Reaps other children too.

@@ -161,3 +161,27 @@ pub fn pump(
     }
     (alive, fds[2].revents & libc::POLLIN != 0)
 }
+
+/// Every signal blocked while alive (foreground `run`/`exec` forward them from a signalfd); the
+/// previous mask comes back on drop.
+pub struct SignalMask(libc::sigset_t);
+
+impl SignalMask {
+    pub fn block_all() -> SignalMask {
+        // SAFETY: sigset manipulation on locals and sigprocmask with valid pointers.
+        unsafe {
+            let mut all: libc::sigset_t = std::mem::zeroed();
+            let mut old: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut all);
+            libc::sigprocmask(libc::SIG_BLOCK, &all, &mut old);
+            SignalMask(old)
+        }
+    }
+}
+
+impl Drop for SignalMask {
+    fn drop(&mut self) {
+        // SAFETY: restoring a previously saved mask.
+        unsafe { libc::sigprocmask(libc::SIG_SETMASK, &self.0, std::ptr::null_mut()) };
+    }
+}
