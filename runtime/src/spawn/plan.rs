@@ -69,6 +69,9 @@ pub struct ProcessPlan {
     /// The same environment as strings (PATH lookup, HOME rule).
     pub env_strings: Vec<String>,
     pub cwd: String,
+    /// The executable lookup depends on the cwd (args[0] like `./x`, or a relative PATH entry):
+    /// the child enters `cwd` before it, as execvp after runc's chdir would see it.
+    pub lookup_in_cwd: bool,
     pub terminal: bool,
     pub uid: u32,
     pub gid: u32,
@@ -158,9 +161,11 @@ pub fn process_plan(
         Some(sc) => Some(hull_seccomp::compile_with(sc, (host.seccomp_kernel)())?),
     };
     let user = p.user();
+    let lookup_in_cwd = lookup_depends_on_cwd(&p.args().as_deref().unwrap_or(&[])[0], &env_strings);
     Ok(ProcessPlan {
         args,
         env,
+        lookup_in_cwd,
         env_strings,
         cwd: p.cwd().to_string_lossy().into_owned(),
         terminal: p.terminal().unwrap_or(false),
@@ -185,6 +190,16 @@ pub fn process_plan(
         },
         warnings,
     })
+}
+
+/// Does `process::find_executable` resolve `arg0` relative to the cwd?
+pub fn lookup_depends_on_cwd(arg0: &str, env: &[String]) -> bool {
+    if arg0.contains('/') {
+        return !arg0.starts_with('/');
+    }
+    env.iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .is_some_and(|path| path.split(':').any(|d| !d.starts_with('/')))
 }
 
 impl ProcessPlan {

@@ -381,6 +381,24 @@ fn socket_activation_goes_into_the_environment() {
 }
 
 #[test]
+fn executable_lookup_enters_the_cwd_only_when_it_matters() {
+    let env = |p: &str| vec![format!("PATH={p}")];
+    assert!(!lookup_depends_on_cwd("sh", &env("/bin:/usr/bin")));
+    assert!(!lookup_depends_on_cwd("/bin/sh", &env("bin")));
+    assert!(
+        !lookup_depends_on_cwd("sh", &[]),
+        "the default PATH is absolute"
+    );
+    assert!(lookup_depends_on_cwd("./run.sh", &env("/bin")));
+    assert!(
+        lookup_depends_on_cwd("sh", &env("/bin::/usr/bin")),
+        "empty entry: ."
+    );
+    assert!(lookup_depends_on_cwd("sh", &env("/bin:tools")));
+    assert!(!plan(&base()).process.lookup_in_cwd);
+}
+
+#[test]
 fn console_rules_name_the_flag() {
     use ConsoleTo::*;
     assert_eq!(console_to(Role::Init, false, false, false).unwrap(), None);

@@ -148,9 +148,11 @@ pub fn prepare<'a>(
         }
     }
     step("exec lookup");
-    // Relative PATH entries resolve against the cwd, as execvp would; failing to enter it as
-    // root is reported after the user switch below.
-    let _ = nix::unistd::chdir(p.cwd.as_str());
+    if p.lookup_in_cwd {
+        // `./x` or a relative PATH entry resolves against the cwd; failing to enter it as root
+        // is reported after the user switch below.
+        let _ = nix::unistd::chdir(p.cwd.as_str());
+    }
     let exe = process::find_executable(&p.args[0].to_string_lossy(), &p.env_strings)?;
     install_early_seccomp(p, sock)?;
     step("user");
