@@ -3,16 +3,19 @@
 //! ```text
 //!  hull exec (parent)                                     exec'd process (child)
 //!  ──────────────────                                     ──────────────────────
-//!  open /proc/<init>/ns/*, compile seccomp, block signals
+//!  plan::process_plan (as for the init: one ProcessPlan)
+//!  open /proc/<init>/ns/*, block signals
 //!  setns(pid), setns(time): only our *children* are born there
 //!  PR_SET_DUMPABLE 0 (inherited by the child)
 //!  clone3 [CLONE_INTO_CGROUP on v2] ─────────────────▶    born in the container's pid ns + cgroup
 //!  [v1] write pid into every hierarchy (+ --cgroup sub-cgroups)
 //!        ── SetupDone ──────────────────────────────▶     setns user, then ipc uts net cgroup mnt
-//!                                                         console, rlimits, scheduler, cwd, exec lookup,
+//!                                                         steps::prepare, as the init: console,
+//!                                                         oomScoreAdj, rlimits, scheduler, LSM,
+//!                                                         exec lookup,
 //!        ◀──────────────────────────── SeccompFd ──       [NOTIFY] seccomp early
-//!                                                         HOME, bounding, user, caps, nnp, umask,
-//!                                                         seccomp, execve
+//!                                                         HOME, bounding, user, caps, cwd, fds;
+//!                                                         steps::exec: nnp, umask, seccomp, execve
 //!        ◀──────────────────── EOF (CLOEXEC socket)       exec succeeded
 //!  at any step:  ◀──────────────────── Error{step, msg}   the child exits 1, the parent reports
 //! ```

@@ -83,6 +83,9 @@ pub struct ProcessPlan {
     pub nnp: bool,
     /// The compiled seccomp program (the child only installs it).
     pub seccomp: Option<hull_seccomp::Compiled>,
+    /// Install it before the user switch, not right before execve: without no_new_privs the
+    /// filter needs CAP_SYS_ADMIN, and a NOTIFY filter's fd must reach the parent while it listens.
+    pub seccomp_early: bool,
     /// Scheduler, I/O priority, AppArmor profile.
     pub extras: ProcessExtras,
     pub oom_score_adj: Option<i32>,
@@ -160,6 +163,8 @@ pub fn process_plan(
         None => None,
         Some(sc) => Some(hull_seccomp::compile_with(sc, (host.seccomp_kernel)())?),
     };
+    let nnp = p.no_new_privileges().unwrap_or(false);
+    let seccomp_early = seccomp.as_ref().is_some_and(|c| c.uses_notify() || !nnp);
     let user = p.user();
     let lookup_in_cwd = lookup_depends_on_cwd(&p.args().as_deref().unwrap_or(&[])[0], &env_strings);
     Ok(ProcessPlan {
@@ -175,8 +180,9 @@ pub fn process_plan(
         umask: user.umask().unwrap_or(0o022),
         caps,
         rlimits,
-        nnp: p.no_new_privileges().unwrap_or(false),
+        nnp,
         seccomp,
+        seccomp_early,
         extras,
         oom_score_adj: p.oom_score_adj(),
         personality: match role {

@@ -334,6 +334,23 @@ fn process_extras_personality_hooks_and_seccomp() {
     assert_eq!(pr.cpu_affinity, CpuAffinity::default());
     let sc = pr.seccomp.as_ref().expect("compiled");
     assert!(!sc.uses_notify());
+    assert!(!pr.seccomp_early, "with no_new_privs: right before execve");
+    let early = |nnp: bool, action: &str| {
+        let p = plan(&with(base(), |v| {
+            v["process"]["noNewPrivileges"] = json!(nnp);
+            v["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/l.sock",
+                "syscalls": [{"names": ["mkdir"], "action": action}]});
+        }));
+        p.process.seccomp_early
+    };
+    assert!(
+        early(false, "SCMP_ACT_ERRNO"),
+        "without NNP: while CAP_SYS_ADMIN is held"
+    );
+    assert!(
+        early(true, "SCMP_ACT_NOTIFY"),
+        "NOTIFY: while the parent listens"
+    );
     assert!(p.hooks.runtime && p.hooks.create_container.is_empty());
     assert_eq!(p.hooks.start_container.len(), 1);
 }

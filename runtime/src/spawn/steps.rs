@@ -193,12 +193,10 @@ pub fn exec(prep: Prepared) -> Result<Infallible> {
     reset_signals();
     // SAFETY: umask has no failure mode.
     unsafe { libc::umask(p.umask as libc::mode_t) };
-    if let Some(sc) = &p.seccomp {
-        if p.nnp && !sc.uses_notify() {
-            // As close to execve as possible: the fewer syscalls after it, the fewer a profile must allow.
-            step("seccomp");
-            sc.install()?;
-        }
+    if let Some(sc) = p.seccomp.as_ref().filter(|_| !p.seccomp_early) {
+        // As close to execve as possible: the fewer syscalls after it, the fewer a profile must allow.
+        step("seccomp");
+        sc.install()?;
     }
     let env = prep.home_env.as_ref().unwrap_or(&p.env);
     let e = nix::unistd::execve(&prep.exe, &p.args, env).unwrap_err();
@@ -273,17 +271,14 @@ fn reset_signals() {
     }
 }
 
-/// Without no_new_privs a seccomp filter must go in while we still hold CAP_SYS_ADMIN; a notify
-/// filter must go in before the parent stops listening, so its fd can reach the agent. Otherwise
-/// the filter waits until right before execve.
+/// The seccomp filter, when the plan says it goes in early (see `ProcessPlan::seccomp_early`);
+/// a notify filter's fd goes to the parent.
 fn install_early_seccomp(p: &ProcessPlan, sock: BorrowedFd) -> Result<()> {
-    if let Some(sc) = &p.seccomp {
-        if sc.uses_notify() || !p.nnp {
-            step("seccomp");
-            if let Some(fd) = sc.install()? {
-                proto::send_fd(sock, &Msg::SeccompFd.encode(), fd.as_fd())
-                    .map_err(|e| Error::sys("send seccomp notify fd", e))?;
-            }
+    if let Some(sc) = p.seccomp.as_ref().filter(|_| p.seccomp_early) {
+        step("seccomp");
+        if let Some(fd) = sc.install()? {
+            proto::send_fd(sock, &Msg::SeccompFd.encode(), fd.as_fd())
+                .map_err(|e| Error::sys("send seccomp notify fd", e))?;
         }
     }
     Ok(())
