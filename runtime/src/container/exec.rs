@@ -3,6 +3,7 @@
 //! saved at create) with the flags applied, or a whole process.json (`--process`), as runc does.
 
 use super::state::{Status, Store};
+use super::tty::Foreground;
 use crate::error::{Error, Result};
 use crate::logging;
 use crate::spawn::exec::{CgroupJoin, ExecJoins, ExecPlan, NsJoin};
@@ -350,14 +351,22 @@ pub fn exec(store: &Store, a: &ExecArgs) -> Result<i32> {
     if a.preserve_fds < 0 {
         return Err(Error::invalid("--preserve-fds must not be negative"));
     }
-    // Foreground --tty without --console-socket: hull takes the pty master and is the console.
-    let mut console_ours = None;
-    let console = match plan::console_to(
+    let console_to = plan::console_to(
         Role::Exec,
         process_plan.terminal,
         a.console_socket.is_some(),
         !a.detach,
-    )? {
+    )?;
+    // Foreground: signals are forwarded; with --tty and no --console-socket hull takes the pty
+    // master and is the console.
+    let (fg, theirs) = match a.detach {
+        true => (None, None),
+        false => {
+            let (fg, theirs) = Foreground::begin(console_to == ConsoleTo::Foreground)?;
+            (Some(fg), theirs)
+        }
+    };
+    let console = match console_to {
         ConsoleTo::Socket => {
             let p = a.console_socket.as_ref().expect("console_to: a socket");
             Some(OwnedFd::from(
@@ -365,11 +374,7 @@ pub fn exec(store: &Store, a: &ExecArgs) -> Result<i32> {
                     .map_err(|e| Error::io("connect --console-socket", p, e))?,
             ))
         }
-        ConsoleTo::Foreground => {
-            let (ours, theirs) = super::tty::console_pair()?;
-            console_ours = Some(ours);
-            Some(theirs)
-        }
+        ConsoleTo::Foreground => theirs,
         ConsoleTo::None => None,
     };
     let joins = open_namespaces(&spec, st.pid)?;
@@ -420,7 +425,6 @@ pub fn exec(store: &Store, a: &ExecArgs) -> Result<i32> {
         // execCPUAffinity.initial: the affinity the process has before it joins the cgroup.
         crate::sched::apply_cpu_affinity(cpus)?;
     }
-    let mask = (!a.detach).then(super::tty::SignalMask::block_all);
     let join = CgroupJoin {
         manager: cg.as_deref(),
         clone_into: cg.as_ref().and_then(|m| m.open_dir_fd()),
@@ -438,14 +442,10 @@ pub fn exec(store: &Store, a: &ExecArgs) -> Result<i32> {
             return Err(e);
         }
     }
-    let Some(mask) = mask else {
+    let Some(fg) = fg else {
         return Ok(0);
     };
-    let master = console_ours.as_ref().and_then(super::tty::take_master);
-    drop(console_ours);
-    let code = super::run::forward_and_wait(pid, master);
-    drop(mask);
-    code
+    fg.wait(pid)
 }
 
 #[cfg(test)]
