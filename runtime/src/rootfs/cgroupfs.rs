@@ -133,32 +133,27 @@ pub fn hierarchies_from_mounts(mounts: &[hull_cgroups::mountinfo::CgroupMount]) 
     out
 }
 
+/// [`Hierarchy`]s of every cgroup mount in mountinfo text (the fallback of
+/// [`host_cgroup_hierarchies`]); the options to mount one again are its super-block options.
 pub fn parse_cgroup_mountinfo(data: &str) -> Vec<Hierarchy> {
-    let mut out = Vec::new();
-    for line in data.lines() {
-        let Some((pre, post)) = line.split_once(" - ") else {
-            continue;
-        };
-        let mut post = post.split(' ');
-        let fstype = post.next().unwrap_or("");
-        if fstype != "cgroup" && fstype != "cgroup2" {
+    let mut out: Vec<Hierarchy> = Vec::new();
+    for e in hull_cgroups::mountinfo::entries(data).flatten() {
+        if e.fstype != "cgroup" && e.fstype != "cgroup2" {
             continue;
         }
-        let _src = post.next();
-        let sopts = post.next().unwrap_or("");
-        let mountpoint = pre.split(' ').nth(4).unwrap_or("");
-        let name = mountpoint.rsplit('/').next().unwrap_or("").to_string();
-        if name.is_empty() || out.iter().any(|h: &Hierarchy| h.name == name) {
+        let name = e.mount_point.rsplit('/').next().unwrap_or("").to_string();
+        if name.is_empty() || out.iter().any(|h| h.name == name) {
             continue;
         }
-        let options = sopts
+        let options = e
+            .super_options
             .split(',')
             .filter(|o| *o != "rw" && *o != "ro")
             .collect::<Vec<_>>()
             .join(",");
         out.push(Hierarchy {
             name,
-            fstype: fstype.to_string(),
+            fstype: e.fstype.to_string(),
             options,
         });
     }

@@ -130,24 +130,11 @@ fn statmount_shared(id: u64) -> Option<bool> {
 fn make_parent_private_mountinfo(path: &std::path::Path) -> Result<()> {
     let info = std::fs::read_to_string("/proc/self/mountinfo")
         .map_err(|e| Error::io("read", "/proc/self/mountinfo", e))?;
-    let mut best: Option<(String, bool)> = None;
-    let p = path.to_string_lossy();
-    for line in info.lines() {
-        let mut f = line.split(' ');
-        let mp = unescape_mountinfo(f.nth(4).unwrap_or(""));
-        let shared = line
-            .split(" - ")
-            .next()
-            .unwrap_or("")
-            .split(' ')
-            .skip(6)
-            .any(|o| o.starts_with("shared:"));
-        let under = mp == "/" || *p == *mp || p.starts_with(&format!("{mp}/"));
-        if under && best.as_ref().is_none_or(|(b, _)| mp.len() >= b.len()) {
-            best = Some((mp, shared));
-        }
-    }
-    if let Some((mp, true)) = best {
+    let (mp, shared) = match holding_mount(&info, &path.to_string_lossy()) {
+        Some(m) => m,
+        None => return Ok(()),
+    };
+    if shared {
         let c = sys::cstr(&mp)?;
         sys::mount(None, &c, None, libc::MS_PRIVATE, None, &|| {
             format!("make {mp} private")
@@ -156,16 +143,53 @@ fn make_parent_private_mountinfo(path: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-fn unescape_mountinfo(s: &str) -> String {
-    s.replace("\\040", " ")
-        .replace("\\011", "\t")
-        .replace("\\012", "\n")
-        .replace("\\134", "\\")
+/// The mount point of the mount that holds `path` in mountinfo text (the last, longest mount
+/// point at or above it: the one on top) and whether it is shared.
+fn holding_mount(info: &str, path: &str) -> Option<(String, bool)> {
+    let mut best: Option<(String, bool)> = None;
+    for e in hull_cgroups::mountinfo::entries(info).flatten() {
+        let mp = e.mount_point.as_ref();
+        let under = mp == "/"
+            || path
+                .strip_prefix(mp)
+                .is_some_and(|r| r.is_empty() || r.starts_with('/'));
+        if under && best.as_ref().is_none_or(|(b, _)| mp.len() >= b.len()) {
+            best = Some((mp.to_string(), e.is_shared()));
+        }
+    }
+    best
 }
 
 #[cfg(test)]
 mod tests {
-    use super::may_leave_shared;
+    use super::{holding_mount, may_leave_shared};
+
+    #[test]
+    fn the_mount_on_top_that_holds_a_path_and_its_sharing() {
+        let mi = "\
+22 1 0:21 / / rw,relatime shared:1 - ext4 /dev/vda rw
+30 22 0:25 / /var/lib rw,relatime shared:5 - tmpfs tmpfs rw
+31 30 0:26 / /var/lib/c rw,relatime - overlay overlay rw,lowerdir=/l
+32 22 0:27 / /var/lib/c\\040d rw,relatime master:3 - tmpfs t rw
+33 30 0:28 / /var/lib/c rw,relatime shared:9 master:2 - tmpfs tmpfs rw
+";
+        // The later of two mounts on one point is the one on top.
+        assert_eq!(
+            holding_mount(mi, "/var/lib/c/rootfs"),
+            Some(("/var/lib/c".into(), true))
+        );
+        assert_eq!(
+            holding_mount(mi, "/var/lib/cx"),
+            Some(("/var/lib".into(), true))
+        );
+        // Escaped mount points are compared unescaped; master: alone is not shared.
+        assert_eq!(
+            holding_mount(mi, "/var/lib/c d/x"),
+            Some(("/var/lib/c d".into(), false))
+        );
+        assert_eq!(holding_mount(mi, "/etc"), Some(("/".into(), true)));
+        assert_eq!(holding_mount("", "/etc"), None);
+    }
 
     #[test]
     fn only_recursive_non_shared_root_propagation_skips_the_lookup() {
