@@ -6,7 +6,8 @@ use super::proto::Msg;
 use super::steps::{self, expect, send, step};
 use super::InitPlan;
 use crate::error::{Error, Result};
-use crate::{devices, rootfs, sys};
+use crate::rootfs::{self, devices};
+use crate::sys;
 use nix::errno::Errno;
 use std::convert::Infallible;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
@@ -252,7 +253,7 @@ fn prepare_rootfs(plan: &InitPlan) -> Result<()> {
         "/ (rootfs propagation)".into()
     })?;
     // pivot_root needs the new root's parent mount to be private.
-    super::mountns::make_parent_private(&r.path, r.root_propagation)?;
+    rootfs::make_parent_private(&r.path, r.root_propagation)?;
     sys::mount(
         Some(&rootfs),
         &rootfs,

@@ -14,7 +14,6 @@
 
 pub mod child;
 pub mod exec;
-mod mountns;
 pub mod plan;
 pub mod proto;
 pub mod steps;
@@ -56,7 +55,7 @@ pub struct InitPlan {
     pub close_in_child: Vec<RawFd>,
     /// A new cgroup namespace must wait until the init joined its cgroup (no CLONE_INTO_CGROUP).
     pub defer_cgroupns: std::cell::Cell<bool>,
-    /// Idmapped bind mounts, prepared here as detached trees by mount index (see `crate::idmap`).
+    /// Idmapped bind mounts, prepared here as detached trees by mount index (see `crate::rootfs::idmap`).
     pub idmap_trees: Vec<(usize, OwnedFd)>,
 }
 
@@ -122,7 +121,7 @@ pub fn plan(b: &Bundle, opts: &CreateOpts, exec_fifo: OwnedFd) -> Result<InitPla
         });
     }
     let linux = b.spec.linux().clone().unwrap_or_default();
-    let idmap_trees = crate::idmap::prepare(
+    let idmap_trees = crate::rootfs::idmap::prepare(
         &spec.rootfs.mounts,
         linux.uid_mappings().as_deref().unwrap_or(&[]),
         linux.gid_mappings().as_deref().unwrap_or(&[]),

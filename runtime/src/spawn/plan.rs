@@ -3,9 +3,9 @@
 //! ([`InitSpec`]: namespaces to create or join, the rootfs, hooks). No I/O here: what only the host
 //! can tell (held capabilities, the runtime's rlimits, the LSMs, seccomp support) comes in as a [`Host`].
 
-use crate::devices::DeviceNode;
 use crate::error::{Error, Result};
 use crate::process::{self, CapPlan, Rlimit};
+use crate::rootfs::devices::DeviceNode;
 use crate::sched::ProcessExtras;
 use oci_spec::runtime::{Hook, Linux, LinuxNamespaceType, Mount, Process, Spec};
 use std::ffi::CString;
@@ -399,7 +399,7 @@ pub fn rootfs_plan(spec: &Spec, linux: &Linux, path: &Path, no_pivot: bool) -> R
     let has_devpts = mounts
         .iter()
         .any(|m| m.destination() == Path::new("/dev/pts") && m.typ().as_deref() == Some("devpts"));
-    let devices = crate::devices::plan(linux.devices().as_deref().unwrap_or(&[]))?;
+    let devices = crate::rootfs::devices::plan(linux.devices().as_deref().unwrap_or(&[]))?;
     let rootfs_propagation = match linux.rootfs_propagation().as_deref() {
         None | Some("") => None,
         Some(p) => Some(crate::rootfs::propagation_flag(p).ok_or_else(|| {

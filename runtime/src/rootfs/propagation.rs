@@ -1,9 +1,23 @@
-//! Making the rootfs' parent mount private before the init binds and pivots into it, at a cost
-//! independent of the host's mount count: statx/statmount where the kernel has them, and
-//! /proc/self/mountinfo only as the fallback.
+//! Mount propagation: the OCI propagation names (`rprivate`, `rslave`, ...) as MS_* flags, and
+//! making the mount that holds the rootfs private before pivot_root, as runc does.
 
 use crate::error::{Error, Result};
 use crate::sys;
+
+/// Map a propagation name to its flags.
+pub fn propagation_flag(name: &str) -> Option<libc::c_ulong> {
+    Some(match name {
+        "private" => libc::MS_PRIVATE,
+        "rprivate" => libc::MS_PRIVATE | libc::MS_REC,
+        "shared" => libc::MS_SHARED,
+        "rshared" => libc::MS_SHARED | libc::MS_REC,
+        "slave" => libc::MS_SLAVE,
+        "rslave" => libc::MS_SLAVE | libc::MS_REC,
+        "unbindable" => libc::MS_UNBINDABLE,
+        "runbindable" => libc::MS_UNBINDABLE | libc::MS_REC,
+        _ => return None,
+    })
+}
 
 /// pivot_root refuses a new root whose mount, or whose parent mount, is shared, and the bind of
 /// the rootfs onto itself must not propagate to the host: as runc, make the mount that holds
@@ -14,10 +28,7 @@ use crate::sys;
 /// (the default rslave: no mount of this namespace is shared any more); otherwise the mount is
 /// found by walking up `path` with statx's mount id and asked about with statmount (Linux 6.8),
 /// and /proc/self/mountinfo is read only where the kernel lacks those.
-pub(super) fn make_parent_private(
-    path: &std::path::Path,
-    root_propagation: libc::c_ulong,
-) -> Result<()> {
+pub fn make_parent_private(path: &std::path::Path, root_propagation: libc::c_ulong) -> Result<()> {
     if !may_leave_shared(root_propagation) {
         return Ok(());
     }
@@ -36,7 +47,7 @@ pub(super) fn make_parent_private(
 
 /// Can "/" changed with these propagation flags leave a shared mount in the namespace?
 /// Only a recursive slave, private or unbindable change reaches every mount.
-pub(crate) fn may_leave_shared(flags: libc::c_ulong) -> bool {
+pub fn may_leave_shared(flags: libc::c_ulong) -> bool {
     flags & libc::MS_REC == 0 || flags & libc::MS_SHARED != 0
 }
 
@@ -119,24 +130,11 @@ fn statmount_shared(id: u64) -> Option<bool> {
 fn make_parent_private_mountinfo(path: &std::path::Path) -> Result<()> {
     let info = std::fs::read_to_string("/proc/self/mountinfo")
         .map_err(|e| Error::io("read", "/proc/self/mountinfo", e))?;
-    let mut best: Option<(String, bool)> = None;
-    let p = path.to_string_lossy();
-    for line in info.lines() {
-        let mut f = line.split(' ');
-        let mp = unescape_mountinfo(f.nth(4).unwrap_or(""));
-        let shared = line
-            .split(" - ")
-            .next()
-            .unwrap_or("")
-            .split(' ')
-            .skip(6)
-            .any(|o| o.starts_with("shared:"));
-        let under = mp == "/" || *p == *mp || p.starts_with(&format!("{mp}/"));
-        if under && best.as_ref().is_none_or(|(b, _)| mp.len() >= b.len()) {
-            best = Some((mp, shared));
-        }
-    }
-    if let Some((mp, true)) = best {
+    let (mp, shared) = match holding_mount(&info, &path.to_string_lossy()) {
+        Some(m) => m,
+        None => return Ok(()),
+    };
+    if shared {
         let c = sys::cstr(&mp)?;
         sys::mount(None, &c, None, libc::MS_PRIVATE, None, &|| {
             format!("make {mp} private")
@@ -145,16 +143,53 @@ fn make_parent_private_mountinfo(path: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-fn unescape_mountinfo(s: &str) -> String {
-    s.replace("\\040", " ")
-        .replace("\\011", "\t")
-        .replace("\\012", "\n")
-        .replace("\\134", "\\")
+/// The mount point of the mount that holds `path` in mountinfo text (the last, longest mount
+/// point at or above it: the one on top) and whether it is shared.
+fn holding_mount(info: &str, path: &str) -> Option<(String, bool)> {
+    let mut best: Option<(String, bool)> = None;
+    for e in hull_cgroups::mountinfo::entries(info).flatten() {
+        let mp = e.mount_point.as_ref();
+        let under = mp == "/"
+            || path
+                .strip_prefix(mp)
+                .is_some_and(|r| r.is_empty() || r.starts_with('/'));
+        if under && best.as_ref().is_none_or(|(b, _)| mp.len() >= b.len()) {
+            best = Some((mp.to_string(), e.is_shared()));
+        }
+    }
+    best
 }
 
 #[cfg(test)]
 mod tests {
-    use super::may_leave_shared;
+    use super::{holding_mount, may_leave_shared};
+
+    #[test]
+    fn the_mount_on_top_that_holds_a_path_and_its_sharing() {
+        let mi = "\
+22 1 0:21 / / rw,relatime shared:1 - ext4 /dev/vda rw
+30 22 0:25 / /var/lib rw,relatime shared:5 - tmpfs tmpfs rw
+31 30 0:26 / /var/lib/c rw,relatime - overlay overlay rw,lowerdir=/l
+32 22 0:27 / /var/lib/c\\040d rw,relatime master:3 - tmpfs t rw
+33 30 0:28 / /var/lib/c rw,relatime shared:9 master:2 - tmpfs tmpfs rw
+";
+        // The later of two mounts on one point is the one on top.
+        assert_eq!(
+            holding_mount(mi, "/var/lib/c/rootfs"),
+            Some(("/var/lib/c".into(), true))
+        );
+        assert_eq!(
+            holding_mount(mi, "/var/lib/cx"),
+            Some(("/var/lib".into(), true))
+        );
+        // Escaped mount points are compared unescaped; master: alone is not shared.
+        assert_eq!(
+            holding_mount(mi, "/var/lib/c d/x"),
+            Some(("/var/lib/c d".into(), false))
+        );
+        assert_eq!(holding_mount(mi, "/etc"), Some(("/".into(), true)));
+        assert_eq!(holding_mount("", "/etc"), None);
+    }
 
     #[test]
     fn only_recursive_non_shared_root_propagation_skips_the_lookup() {
