@@ -5,6 +5,7 @@
 //! the bundle and prints the address. `delete` cleans up after a shim that died. See docs/shim.md.
 
 mod args;
+mod container;
 mod events;
 mod exit;
 mod mount;
@@ -16,6 +17,8 @@ mod service;
 mod stats;
 mod stdio;
 mod table;
+mod task;
+mod worker;
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -163,7 +166,7 @@ fn serve(flags: &Flags) -> Result<()> {
 }
 
 fn listen(flags: &Flags) -> Result<()> {
-    let queue = Arc::new(service::WorkQueue::default());
+    let queue = Arc::new(worker::WorkQueue::default());
     let reaper_queue = Arc::clone(&queue);
     let monitor = reaper::Monitor::start(Box::new(move |e| reaper_queue.exit(e)))
         .context("start the reaper thread")?;
@@ -249,14 +252,14 @@ fn delete(flags: &Flags) -> Result<()> {
     } else {
         PathBuf::from(&flags.bundle)
     };
-    let saved: Option<service::Saved> = std::fs::read(bundle.join(service::SAVED_FILE))
+    let saved: Option<runtime::Saved> = std::fs::read(bundle.join(runtime::SAVED_FILE))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok());
     let (binary, root) = match saved {
         Some(s) => (s.binary, s.root),
         None => (
-            service::resolve_binary("").map_err(|e| anyhow!(e))?,
-            service::default_root(&flags.namespace),
+            runtime::resolve_binary("").map_err(|e| anyhow!(e))?,
+            runtime::default_root(&flags.namespace),
         ),
     };
     // After a normal Delete the runtime has no state left for this id: running `hull delete
@@ -278,7 +281,7 @@ fn delete(flags: &Flags) -> Result<()> {
         }
     }
     mount::unmount_all(&bundle.join("rootfs"));
-    service::remove_root(&root);
+    runtime::remove_root(&root);
     let d = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
