@@ -38,6 +38,7 @@ pub fn run(store: &Store, a: &CreateArgs, detach: bool, keep: bool) -> Result<i3
             None => a,
         };
         let (st, dir) = create(store, a)?;
+        crate::failpoint::hit("run:after-create");
         if let Some((ours, _)) = &console {
             master = super::tty::take_master(ours);
         }
@@ -48,6 +49,7 @@ pub fn run(store: &Store, a: &CreateArgs, detach: bool, keep: bool) -> Result<i3
             return Err(e);
         }
         drop(dir);
+        crate::failpoint::hit("run:after-start");
         Ok(pid)
     })();
     let pid = match result {
@@ -65,6 +67,7 @@ pub fn run(store: &Store, a: &CreateArgs, detach: bool, keep: bool) -> Result<i3
     drop(console);
     let code = forward_and_wait(pid, master);
     restore_signals(&mask);
+    crate::failpoint::hit("run:after-exit");
     if !keep {
         super::delete::delete(store, &a.id, true)?;
     }
