@@ -8,8 +8,11 @@
 #![cfg(feature = "failpoints")]
 
 mod common;
+#[path = "common/leftovers.rs"]
+mod leftovers;
 
 use common::*;
+use leftovers::{assert_clean, mark};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -17,12 +20,6 @@ use std::time::{Duration, Instant};
 
 fn fp_hull_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_hull"))
-}
-
-/// The marker every process of a test container carries in its environment (the pre-exec init is
-/// a fork of `hull create`, whose environment we set; the exec'd ones get it from process.env).
-fn mark(id: &str) -> String {
-    format!("HULL_CRASH_MARK={id}")
 }
 
 fn cmd(env: &Env, id: &str, args: &[&str], failpoint: Option<&str>) -> Command {
@@ -57,63 +54,6 @@ fn bundle(env: &Env, id: &str, args: &[&str]) -> PathBuf {
         .unwrap()
         .push(mark(id).into());
     env.bundle(&format!("b-{id}"), &c)
-}
-
-/// Processes carrying the container's marker.
-fn marked_pids(id: &str) -> Vec<i32> {
-    let want = mark(id);
-    let mut out = vec![];
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-            continue;
-        };
-        if !pid_alive(pid as i64) {
-            continue;
-        }
-        if let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) {
-            if env.split(|&b| b == 0).any(|v| v == want.as_bytes()) {
-                out.push(pid);
-            }
-        }
-    }
-    out
-}
-
-/// Every cgroup directory the container would have (its resolved path in each hierarchy).
-fn cgroup_dirs(id: &str) -> Vec<PathBuf> {
-    let p = hull_cgroups::resolve_path(None, id, false).expect("resolve cgroup path");
-    let mut dirs: Vec<PathBuf> = p.v1.values().cloned().collect();
-    dirs.extend(p.unified.clone());
-    assert!(!dirs.is_empty(), "no cgroup hierarchy resolved for {id}");
-    dirs
-}
-
-/// Nothing of `id` is left after `delete -f`.
-fn assert_clean(env: &Env, id: &str, bundle: &Path, what: &str) {
-    // A child killed before it was recorded anywhere (the instants between clone and the state
-    // write) dies by itself: PDEATHSIG, or EOF on its sync socket. Give it a moment.
-    let start = Instant::now();
-    while !marked_pids(id).is_empty() && start.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let left = marked_pids(id);
-    assert!(left.is_empty(), "{what}: processes left: {left:?}");
-    for d in cgroup_dirs(id) {
-        assert!(!d.exists(), "{what}: cgroup left: {}", d.display());
-    }
-    let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    let b = bundle.to_string_lossy();
-    for l in mi.lines() {
-        assert!(
-            !l.contains(id) && !l.contains(b.as_ref()),
-            "{what}: mount left: {l}"
-        );
-    }
-    assert!(!env.root.join(id).exists(), "{what}: state dir left");
-    let rest: Vec<_> = std::fs::read_dir(&env.root)
-        .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
-        .unwrap_or_default();
-    assert!(rest.is_empty(), "{what}: left under --root: {rest:?}");
 }
 
 fn killed(o: &Output) -> bool {
