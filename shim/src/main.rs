@@ -5,9 +5,11 @@
 //! the bundle and prints the address. `delete` cleans up after a shim that died. See docs/shim.md.
 
 mod args;
+mod cgroup;
 mod events;
 mod exit;
 mod mount;
+mod oom;
 mod options;
 mod reaper;
 mod runtime;

@@ -28,7 +28,7 @@ use crate::reaper::{Exit, Monitor};
 use crate::runtime::Runtime;
 use crate::stdio::{self, IoHandles, StdioPaths};
 use crate::table::{Exited, Status, Table};
-use crate::{mount, options, stats};
+use crate::{mount, oom, options, stats};
 
 /// Work for the single worker thread.
 #[derive(Debug, PartialEq)]
@@ -143,6 +143,8 @@ pub struct Service {
     exit_requested: AtomicBool,
     /// Events.Forward to containerd's TTRPC_ADDRESS; used by the worker thread only.
     forwarder: Mutex<Option<Forwarder>>,
+    /// Containers' cgroups: OOM events and Stats.
+    oom: Arc<oom::Watcher>,
 }
 
 /// Saved in the bundle so `delete` (after a shim crash) drives the same runtime and root.
@@ -255,7 +257,9 @@ impl Service {
         monitor: Arc<Monitor>,
         queue: Arc<WorkQueue>,
     ) -> Service {
+        let q = Arc::clone(&queue);
         Service {
+            oom: oom::Watcher::new(Box::new(move |e| q.event(e))),
             id,
             namespace,
             address,
@@ -317,6 +321,10 @@ impl Service {
     fn finish(&self, g: &mut Inner, k: &str, e: Exited) {
         let Some(p) = g.procs.get_mut(k) else { return };
         p.status = Status::Stopped;
+        if k.is_empty() {
+            // An OOM kill of the init is announced before its exit.
+            self.oom.check(&self.id);
+        }
         let mut ev = TaskExit::new();
         ev.container_id = self.id.clone();
         ev.id = if k.is_empty() {
@@ -514,6 +522,9 @@ impl Service {
             },
         );
         let early = g.table.learn("", pid);
+        if let Err(e) = self.oom.watch(&req.id, pid) {
+            eprintln!("create {}: no OOM events: {e}", req.id);
+        }
 
         let mut ev = TaskCreate::new();
         ev.container_id = req.id.clone();
@@ -655,6 +666,7 @@ impl Service {
             let _ = std::fs::remove_file(g.bundle.join("init.pid"));
             // The per-namespace state root goes with its last container (fails while not empty).
             remove_root(&self.runtime(&g)?.root);
+            self.oom.forget(&self.id);
             g.deleted = true;
             let mut ev = TaskDelete::new();
             ev.container_id = self.id.clone();
@@ -1003,11 +1015,14 @@ impl Task for Service {
     fn stats(&self, _: &TtrpcContext, req: api::StatsRequest) -> ttrpc::Result<api::StatsResponse> {
         self.check_id(&req.id)?;
         let g = self.lock();
-        let v = self
-            .runtime(&g)?
-            .stats(&self.id)
-            .map_err(|e| err(Code::UNKNOWN, e))?;
-        let any: Any = stats::to_metrics(&v, stats::host_is_unified());
+        self.runtime(&g)?;
+        let cg = self.oom.cgroup(&self.id).ok_or_else(|| {
+            err(
+                Code::FAILED_PRECONDITION,
+                format!("stats: the cgroup of container {} is unknown", self.id),
+            )
+        })?;
+        let any: Any = stats::metrics(&cg);
         let mut r = api::StatsResponse::new();
         r.stats = MessageField::some(any);
         Ok(r)
