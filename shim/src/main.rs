@@ -8,6 +8,7 @@ mod args;
 mod cgroup;
 mod events;
 mod exit;
+mod logger;
 mod mount;
 mod oom;
 mod options;

@@ -491,7 +491,7 @@ impl Service {
             terminal: req.terminal,
         };
         let pid_file = bundle.join("init.pid");
-        let io = match self.spawn_with_io(&paths, |pio, console| {
+        let io = match self.spawn_with_io(&paths, &req.id, |pio, console| {
             rt.create(&req.id, &bundle, &pid_file, console, pio)
         }) {
             Ok(io) => io,
@@ -549,9 +549,15 @@ impl Service {
     fn spawn_with_io(
         &self,
         paths: &StdioPaths,
+        log_id: &str,
         f: impl FnOnce(crate::runtime::ProcIo, Option<&Path>) -> crate::runtime::Result<()>,
     ) -> ttrpc::Result<IoHandles> {
         let io_err = |e: std::io::Error| err(Code::INVALID_ARGUMENT, e);
+        let log = stdio::LogContext {
+            id: log_id,
+            namespace: &self.namespace,
+            monitor: &self.monitor,
+        };
         if paths.terminal {
             let cs = stdio::ConsoleSocket::new()
                 .map_err(|e| err(Code::INTERNAL, format!("console socket: {e}")))?;
@@ -562,9 +568,9 @@ impl Service {
             };
             f(none, Some(&cs.path)).map_err(|e| err(Code::UNKNOWN, e))?;
             let master = cs.receive().map_err(|e| err(Code::INTERNAL, e))?;
-            stdio::attach_console(master, paths).map_err(io_err)
+            stdio::attach_console(master, paths, &log).map_err(io_err)
         } else {
-            let (pio, handles) = stdio::setup_pipes(paths).map_err(io_err)?;
+            let (pio, handles) = stdio::setup_pipes(paths, &log).map_err(io_err)?;
             f(pio, None).map_err(|e| err(Code::UNKNOWN, e))?;
             Ok(handles)
         }
@@ -608,7 +614,7 @@ impl Service {
         let _ = std::fs::remove_file(&pid_file);
         let io = {
             let rt = self.runtime(&g)?;
-            self.spawn_with_io(&paths, |pio, console| {
+            self.spawn_with_io(&paths, &k, |pio, console| {
                 rt.exec(&self.id, &spec, &pid_file, console, pio)
             })?
         };

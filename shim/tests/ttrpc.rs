@@ -1166,3 +1166,111 @@ fn stats_are_the_containers_cgroup_files() {
     assert_eq!(fx.wait("").exit_status, 137);
     fx.delete("");
 }
+
+// ---- binary:// logging ----
+
+/// A logging binary per containerd's contract: records argv and env, copies fd 3 and fd 4 to
+/// files, signals ready by closing fd 5, writes `done` after EOF on both.
+fn logger_script(dir: &Path) -> PathBuf {
+    let p = dir.join("logger.sh");
+    let d = dir.display();
+    fs::write(
+        &p,
+        format!(
+            "#!/bin/sh\n\
+             for a in \"$@\"; do echo \"[$a]\"; done > {d}/log.args\n\
+             echo \"CONTAINER_ID=$CONTAINER_ID\" > {d}/log.env\n\
+             echo \"CONTAINER_NAMESPACE=$CONTAINER_NAMESPACE\" >> {d}/log.env\n\
+             echo \"TTRPC_ADDRESS=$TTRPC_ADDRESS\" >> {d}/log.env\n\
+             export PATH=/usr/bin:/bin\n\
+             exec 5>&-\n\
+             cat <&3 > {d}/log.stdout &\n\
+             cat <&4 > {d}/log.stderr\n\
+             wait\n\
+             touch {d}/log.done\n"
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    p
+}
+
+#[test]
+fn binary_log_uri_runs_the_logger_with_the_containers_output() {
+    let (hull, rootfs) = require!();
+    let fx = Fixture::new(
+        hull,
+        rootfs,
+        &["sh", "-c", "echo out-line; echo err-line >&2; exit 4"],
+    );
+    let logger = logger_script(fx.dir.path());
+    let uri = format!("binary://{}?tag=t%201&flag", logger.display());
+    let mut req = fx.create_req(Path::new(""));
+    req.stdout = uri.clone();
+    req.stderr = uri;
+    let _: api::CreateTaskResponse = call(fx.c(), "Create", &req).unwrap();
+    // Ready (fd 5 closed) before Create returned: the script wrote its argv first.
+    let d = fx.dir.path();
+    assert_eq!(
+        fs::read_to_string(d.join("log.args")).unwrap(),
+        "[tag]\n[t 1]\n[flag]\n[]\n"
+    );
+    fx.start();
+    assert_eq!(fx.wait("").exit_status, 4);
+    // EOF reaches the logger when the container exits: the shim holds no write end.
+    wait_for("the logger to see EOF", || d.join("log.done").exists());
+    assert_eq!(
+        fs::read_to_string(d.join("log.stdout")).unwrap(),
+        "out-line\n"
+    );
+    assert_eq!(
+        fs::read_to_string(d.join("log.stderr")).unwrap(),
+        "err-line\n"
+    );
+    assert_eq!(
+        fs::read_to_string(d.join("log.env")).unwrap(),
+        format!(
+            "CONTAINER_ID={}\nCONTAINER_NAMESPACE=hulltest\nTTRPC_ADDRESS=\n",
+            fx.id
+        ),
+        "only the documented environment"
+    );
+    fx.delete("");
+}
+
+#[test]
+fn binary_log_uri_errors_name_the_field() {
+    let (hull, rootfs) = require!();
+    let fx = Fixture::new(hull, rootfs, &["true"]);
+    let logger = logger_script(fx.dir.path());
+    let cases = [
+        (
+            "binary:///nonexistent/logger".to_string(),
+            String::new(),
+            "stdout: logging binary /nonexistent/logger: not found",
+        ),
+        (
+            "binary://relative/logger".to_string(),
+            String::new(),
+            "absolute path",
+        ),
+        (
+            format!("binary://{}", logger.display()),
+            fx.dir.path().join("err.log").display().to_string(),
+            "stderr: ",
+        ),
+    ];
+    for (stdout, stderr, want) in cases {
+        let mut req = fx.create_req(Path::new(""));
+        req.stdout = stdout;
+        req.stderr = stderr;
+        let e = call::<_, api::CreateTaskResponse>(fx.c(), "Create", &req).unwrap_err();
+        assert!(format!("{e:?}").contains(want), "{want}: {e:?}");
+        assert!(!fx.rootfs_mounted());
+        assert!(!fx.root().join(&fx.id).exists());
+    }
+    assert!(
+        !fx.dir.path().join("log.args").exists(),
+        "no logger was started"
+    );
+}
