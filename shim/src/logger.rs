@@ -115,7 +115,8 @@ pub struct LoggerIo {
     pub logger: Logger,
 }
 
-fn pipe() -> io::Result<(File, File)> {
+/// A close-on-exec pipe: (read end, write end).
+pub fn pipe() -> io::Result<(File, File)> {
     let mut fds: [RawFd; 2] = [0; 2];
     // SAFETY: pipe2 writes two fds into the array we pass.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {

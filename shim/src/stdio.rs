@@ -170,10 +170,7 @@ fn open_output(uri: &str, field: &str) -> io::Result<(Option<File>, Option<File>
     Ok((Some(f), None))
 }
 
-fn pipe() -> io::Result<(File, File)> {
-    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(io::Error::from)?;
-    Ok((File::from(r), File::from(w)))
-}
+use crate::logger::pipe;
 
 /// Copy the stdin fifo into `dst` until EOF or CloseIO.
 fn spawn_stdin_copy(path: String, dst: Arc<Mutex<Option<File>>>) -> io::Result<()> {
@@ -279,7 +276,7 @@ impl ConsoleSocket {
             nix::sys::socket::MsgFlags::MSG_CMSG_CLOEXEC,
         )
         .map_err(io::Error::from)?;
-        for c in msg.cmsgs().map_err(io::Error::from)? {
+        for c in msg.cmsgs() {
             if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = c {
                 if let Some(fd) = fds.first() {
                     // SAFETY: the kernel just installed this fd in our table for us; we own it.
