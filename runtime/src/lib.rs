@@ -2,10 +2,8 @@
 
 pub mod cli;
 pub mod container;
-pub mod devices;
 pub mod error;
 pub mod hooks;
-pub mod idmap;
 pub mod logging;
 pub mod process;
 pub mod rootfs;

@@ -4,7 +4,8 @@
 use super::proto::{self, Msg};
 use super::Plan;
 use crate::error::{Error, Result};
-use crate::{devices, process, rootfs, sys};
+use crate::rootfs::{self, devices};
+use crate::{process, sys};
 use nix::errno::Errno;
 use std::convert::Infallible;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
@@ -381,7 +382,7 @@ fn prepare_rootfs(plan: &Plan) -> Result<()> {
         "/ (rootfs propagation)".into()
     })?;
     // pivot_root needs the new root's parent mount to be private.
-    make_parent_private(&plan.rootfs, plan.root_propagation)?;
+    rootfs::make_parent_private(&plan.rootfs, plan.root_propagation)?;
     sys::mount(
         Some(&rootfs),
         &rootfs,
@@ -406,150 +407,6 @@ fn prepare_rootfs(plan: &Plan) -> Result<()> {
     devices::create_all(root.as_fd(), &plan.devices, in_userns)?;
     devices::create_symlinks(root.as_fd(), plan.has_devpts)?;
     Ok(())
-}
-
-/// pivot_root refuses a new root whose mount, or whose parent mount, is shared, and the bind of
-/// the rootfs onto itself must not propagate to the host: as runc, make the mount that holds
-/// `path` private if it is shared.
-///
-/// Cost independent of the number of mounts on the host (one per container's rootfs under
-/// podman or containerd): nothing to do after a recursive non-shared propagation change of "/"
-/// (the default rslave: no mount of this namespace is shared any more); otherwise the mount is
-/// found by walking up `path` with statx's mount id and asked about with statmount (Linux 6.8),
-/// and /proc/self/mountinfo is read only where the kernel lacks those.
-fn make_parent_private(path: &std::path::Path, root_propagation: libc::c_ulong) -> Result<()> {
-    if !may_leave_shared(root_propagation) {
-        return Ok(());
-    }
-    let shared = mount_of(path).and_then(|(mp, id)| Some((mp, statmount_shared(id)?)));
-    match shared {
-        Some((_, false)) => Ok(()),
-        Some((mp, true)) => {
-            let c = sys::cstr(&mp.to_string_lossy())?;
-            sys::mount(None, &c, None, libc::MS_PRIVATE, None, &|| {
-                format!("make {} private", mp.display())
-            })
-        }
-        None => make_parent_private_mountinfo(path),
-    }
-}
-
-/// Can "/" changed with these propagation flags leave a shared mount in the namespace?
-/// Only a recursive slave, private or unbindable change reaches every mount.
-pub(crate) fn may_leave_shared(flags: libc::c_ulong) -> bool {
-    flags & libc::MS_REC == 0 || flags & libc::MS_SHARED != 0
-}
-
-const STATX_MNT_ID_UNIQUE: u32 = 0x4000;
-const STATMOUNT_MNT_BASIC: u64 = 0x2;
-/// statmount's number, the same on every architecture (added after the tables were unified).
-const SYS_STATMOUNT: libc::c_long = 457;
-
-/// statx(2) unique mount id of `path` (Linux 6.8+), None if the kernel does not give one.
-fn unique_mnt_id(path: &std::path::Path) -> Option<u64> {
-    let c = sys::cstr(&path.to_string_lossy()).ok()?;
-    let mut st = std::mem::MaybeUninit::<libc::statx>::zeroed();
-    // SAFETY: `c` is NUL-terminated and `st` is a statx buffer the kernel fills.
-    let r = unsafe {
-        libc::statx(
-            libc::AT_FDCWD,
-            c.as_ptr(),
-            0,
-            STATX_MNT_ID_UNIQUE,
-            st.as_mut_ptr(),
-        )
-    };
-    if r != 0 {
-        return None;
-    }
-    // SAFETY: statx returned 0 and the buffer was zeroed before, so every field is initialised.
-    let st = unsafe { st.assume_init() };
-    (st.stx_mask & STATX_MNT_ID_UNIQUE != 0).then_some(st.stx_mnt_id)
-}
-
-/// The mount point of the mount that holds `path` (canonical): the highest ancestor with the
-/// same mount id. With its unique mount id.
-fn mount_of(path: &std::path::Path) -> Option<(std::path::PathBuf, u64)> {
-    let id = unique_mnt_id(path)?;
-    let mut mp = path;
-    while let Some(parent) = mp.parent() {
-        if unique_mnt_id(parent)? != id {
-            break;
-        }
-        mp = parent;
-    }
-    Some((mp.to_path_buf(), id))
-}
-
-/// Is mount `id` shared? statmount(2) (Linux 6.8+); None where the kernel lacks it.
-fn statmount_shared(id: u64) -> Option<bool> {
-    // struct mnt_id_req { u32 size; u32 spare; u64 mnt_id; u64 param; }
-    #[repr(C)]
-    struct MntIdReq {
-        size: u32,
-        spare: u32,
-        mnt_id: u64,
-        param: u64,
-    }
-    let req = MntIdReq {
-        size: std::mem::size_of::<MntIdReq>() as u32,
-        spare: 0,
-        mnt_id: id,
-        param: STATMOUNT_MNT_BASIC,
-    };
-    // struct statmount: u64 `mask` at byte 8, u64 `mnt_propagation` at byte 72; the rest unused.
-    let mut buf = [0u64; 128];
-    // SAFETY: statmount reads `req` and writes at most size_of_val(&buf) bytes into `buf`.
-    let r = unsafe {
-        libc::syscall(
-            SYS_STATMOUNT,
-            &req as *const MntIdReq,
-            buf.as_mut_ptr(),
-            std::mem::size_of_val(&buf),
-            0u32,
-        )
-    };
-    if r != 0 || buf[1] & STATMOUNT_MNT_BASIC == 0 {
-        return None;
-    }
-    Some(buf[9] & libc::MS_SHARED != 0)
-}
-
-/// Fallback for kernels without statmount: find the mount in /proc/self/mountinfo.
-fn make_parent_private_mountinfo(path: &std::path::Path) -> Result<()> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo")
-        .map_err(|e| Error::io("read", "/proc/self/mountinfo", e))?;
-    let mut best: Option<(String, bool)> = None;
-    let p = path.to_string_lossy();
-    for line in info.lines() {
-        let mut f = line.split(' ');
-        let mp = unescape_mountinfo(f.nth(4).unwrap_or(""));
-        let shared = line
-            .split(" - ")
-            .next()
-            .unwrap_or("")
-            .split(' ')
-            .skip(6)
-            .any(|o| o.starts_with("shared:"));
-        let under = mp == "/" || *p == *mp || p.starts_with(&format!("{mp}/"));
-        if under && best.as_ref().is_none_or(|(b, _)| mp.len() >= b.len()) {
-            best = Some((mp, shared));
-        }
-    }
-    if let Some((mp, true)) = best {
-        let c = sys::cstr(&mp)?;
-        sys::mount(None, &c, None, libc::MS_PRIVATE, None, &|| {
-            format!("make {mp} private")
-        })?;
-    }
-    Ok(())
-}
-
-fn unescape_mountinfo(s: &str) -> String {
-    s.replace("\\040", " ")
-        .replace("\\011", "\t")
-        .replace("\\012", "\n")
-        .replace("\\134", "\\")
 }
 
 fn setup_console(plan: &Plan) -> Result<()> {
@@ -685,31 +542,5 @@ pub(super) fn close_on_exec_above(preserve: i32) {
     for fd in 3..first as i32 {
         // SAFETY: clearing FD_CLOEXEC on inherited, preserved fds.
         unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::may_leave_shared;
-
-    #[test]
-    fn only_recursive_non_shared_root_propagation_skips_the_lookup() {
-        use libc::{MS_PRIVATE, MS_REC, MS_SHARED, MS_SLAVE, MS_UNBINDABLE};
-        for f in [
-            MS_SLAVE | MS_REC,
-            MS_PRIVATE | MS_REC,
-            MS_UNBINDABLE | MS_REC,
-        ] {
-            assert!(!may_leave_shared(f), "{f:#x}");
-        }
-        for f in [
-            MS_SLAVE,
-            MS_PRIVATE,
-            MS_SHARED,
-            MS_SHARED | MS_REC,
-            MS_UNBINDABLE,
-        ] {
-            assert!(may_leave_shared(f), "{f:#x}");
-        }
     }
 }

@@ -14,9 +14,9 @@ pub mod child;
 pub mod exec;
 pub mod proto;
 
-use crate::devices::DeviceNode;
 use crate::error::{Error, Result};
 use crate::process::{CapPlan, Rlimit};
+use crate::rootfs::devices::DeviceNode;
 use crate::spec::Bundle;
 use crate::sys;
 use nix::errno::Errno;
@@ -83,7 +83,7 @@ pub struct Plan {
     pub defer_cgroupns: std::cell::Cell<bool>,
     /// Scheduler, I/O priority, LSM profile (see `crate::sched`).
     pub extras: crate::sched::ProcessExtras,
-    /// Idmapped bind mounts, prepared here as detached trees by mount index (see `crate::idmap`).
+    /// Idmapped bind mounts, prepared here as detached trees by mount index (see `crate::rootfs::idmap`).
     pub idmap_trees: Vec<(usize, OwnedFd)>,
 }
 
@@ -191,7 +191,7 @@ pub fn plan(b: &Bundle, opts: &CreateOpts, exec_fifo: OwnedFd) -> Result<Plan> {
         None
     };
     let mounts = spec.mounts().clone().unwrap_or_default();
-    let idmap_trees = crate::idmap::prepare(
+    let idmap_trees = crate::rootfs::idmap::prepare(
         &mounts,
         linux.uid_mappings().as_deref().unwrap_or(&[]),
         linux.gid_mappings().as_deref().unwrap_or(&[]),
@@ -199,7 +199,7 @@ pub fn plan(b: &Bundle, opts: &CreateOpts, exec_fifo: OwnedFd) -> Result<Plan> {
     let has_devpts = mounts.iter().any(|m| {
         m.destination() == std::path::Path::new("/dev/pts") && m.typ().as_deref() == Some("devpts")
     });
-    let devices = crate::devices::plan(linux.devices().as_deref().unwrap_or(&[]))?;
+    let devices = crate::rootfs::devices::plan(linux.devices().as_deref().unwrap_or(&[]))?;
     let rootfs_propagation = match linux.rootfs_propagation().as_deref() {
         None | Some("") => None,
         Some(p) => Some(crate::rootfs::propagation_flag(p).ok_or_else(|| {
