@@ -1272,3 +1272,58 @@ fn binary_log_uri_errors_name_the_field() {
         "no logger was started"
     );
 }
+
+/// An exec process's logger is told the exec id (as containerd's runc shim sets CONTAINER_ID),
+/// and with a terminal the pty's output reaches fd 3.
+#[test]
+fn binary_log_uri_for_exec_processes_with_and_without_terminal() {
+    let (hull, rootfs) = require!();
+    let fx = Fixture::new(hull, rootfs, &["sleep", "1000"]);
+    fx.connect_create_start();
+    let logger = logger_script(fx.dir.path());
+    let d = fx.dir.path().to_path_buf();
+    for (exec_id, terminal, script, want) in [
+        ("e-log", false, "echo from-exec", "from-exec\n"),
+        ("e-tty", true, "tty", "/dev/pts/"),
+    ] {
+        let _ = fs::remove_file(d.join("log.done"));
+        let mut spec = exec_spec(&["sh", "-c", script]);
+        if terminal {
+            let mut v: serde_json::Value = serde_json::from_slice(&spec.value).unwrap();
+            v["terminal"] = serde_json::json!(true);
+            spec.value = serde_json::to_vec(&v).unwrap();
+        }
+        let mut ex = api::ExecProcessRequest::new();
+        ex.id = fx.id.clone();
+        ex.exec_id = exec_id.into();
+        ex.terminal = terminal;
+        ex.stdout = format!("binary://{}", logger.display());
+        ex.stderr = ex.stdout.clone();
+        ex.spec = MessageField::some(spec);
+        let _: api::Empty = call(fx.c(), "Exec", &ex).unwrap();
+        let mut es = api::StartRequest::new();
+        es.id = fx.id.clone();
+        es.exec_id = exec_id.into();
+        let _: api::StartResponse = call(fx.c(), "Start", &es).unwrap();
+        assert_eq!(fx.wait(exec_id).exit_status, 0, "{exec_id}");
+        fx.delete(exec_id);
+        wait_for("the exec's logger to finish", || {
+            d.join("log.done").exists()
+        });
+        let out = fs::read_to_string(d.join("log.stdout")).unwrap();
+        assert!(out.starts_with(want), "{exec_id}: {out:?}");
+        assert_eq!(fs::read_to_string(d.join("log.stderr")).unwrap(), "");
+        assert!(
+            fs::read_to_string(d.join("log.env"))
+                .unwrap()
+                .starts_with(&format!("CONTAINER_ID={exec_id}\n")),
+            "{exec_id}"
+        );
+    }
+    let mut k = api::KillRequest::new();
+    k.id = fx.id.clone();
+    k.signal = 9;
+    let _: api::Empty = call(fx.c(), "Kill", &k).unwrap();
+    assert_eq!(fx.wait("").exit_status, 137);
+    fx.delete("");
+}
