@@ -120,6 +120,16 @@ pub fn options_root(req: &api::CreateTaskRequest, namespace: &str) -> Option<Pat
 }
 
 impl Service {
+    /// Who a process's output belongs to, for a `binary://` logger: `id` is the container id for
+    /// an init, the exec id for an exec process.
+    fn log_context<'a>(&'a self, id: &'a str) -> stdio::LogContext<'a> {
+        stdio::LogContext {
+            id,
+            namespace: &self.namespace,
+            monitor: &self.monitor,
+        }
+    }
+
     pub(crate) fn create_container(&self, req: &api::CreateTaskRequest) -> ttrpc::Result<u32> {
         if !req.checkpoint.is_empty() || !req.parent_checkpoint.is_empty() {
             return Err(err(
@@ -196,7 +206,8 @@ impl Service {
             terminal: req.terminal,
         };
         let pid_file = bundle.join("init.pid");
-        let io = match spawn_with_io(&paths, |pio, console| {
+        let log = self.log_context(&req.id);
+        let io = match spawn_with_io(&paths, &log, |pio, console| {
             rt.create(&req.id, &bundle, &pid_file, console, pio)
         }) {
             Ok(io) => io,
@@ -237,6 +248,9 @@ impl Service {
         );
         let key = ProcKey::new(&req.id, "");
         let early = g.table.learn(&key, pid);
+        if let Err(e) = self.oom.watch(&req.id, pid) {
+            eprintln!("create {}: no OOM events: {e}", req.id);
+        }
 
         let mut ev = TaskCreate::new();
         ev.container_id = req.id.clone();
@@ -286,7 +300,8 @@ impl Service {
         let paths = p.stdio.clone();
         let pid_file = c.bundle.join(format!("exec-{}.pid", sanitize(&key.exec)));
         let _ = std::fs::remove_file(&pid_file);
-        let io = spawn_with_io(&paths, |pio, console| {
+        let log = self.log_context(&key.exec);
+        let io = spawn_with_io(&paths, &log, |pio, console| {
             c.runtime.exec(&c.id, &spec, &pid_file, console, pio)
         })?;
         let pid = read_pid(&pid_file)?;
@@ -342,6 +357,7 @@ impl Service {
             runtime::remove_root(&rt.root);
             g.containers.remove(&req.id);
             g.table.forget_container(&req.id);
+            self.oom.forget(&req.id);
             let mut ev = TaskDelete::new();
             ev.container_id = req.id.clone();
             ev.id = req.id.clone();
@@ -367,6 +383,7 @@ impl Service {
 /// Set up stdio (pipes or console socket), run `f`, and wire the terminal if any.
 pub(crate) fn spawn_with_io(
     paths: &StdioPaths,
+    log: &stdio::LogContext,
     f: impl FnOnce(ProcIo, Option<&Path>) -> runtime::Result<()>,
 ) -> ttrpc::Result<IoHandles> {
     let io_err = |e: std::io::Error| err(Code::INVALID_ARGUMENT, e);
@@ -380,9 +397,9 @@ pub(crate) fn spawn_with_io(
         };
         f(none, Some(&cs.path)).map_err(|e| err(Code::UNKNOWN, e))?;
         let master = cs.receive().map_err(|e| err(Code::INTERNAL, e))?;
-        stdio::attach_console(master, paths).map_err(io_err)
+        stdio::attach_console(master, paths, log).map_err(io_err)
     } else {
-        let (pio, handles) = stdio::setup_pipes(paths).map_err(io_err)?;
+        let (pio, handles) = stdio::setup_pipes(paths, log).map_err(io_err)?;
         f(pio, None).map_err(|e| err(Code::UNKNOWN, e))?;
         Ok(handles)
     }

@@ -5,10 +5,13 @@
 //! the bundle and prints the address. `delete` cleans up after a shim that died. See docs/shim.md.
 
 mod args;
+mod cgroup;
 mod container;
 mod events;
 mod exit;
+mod logger;
 mod mount;
+mod oom;
 mod options;
 mod reaper;
 mod runtime;

@@ -15,6 +15,7 @@ use ttrpc::Code;
 
 use crate::container::Container;
 use crate::events::{Event, Forwarder, Publisher};
+use crate::oom;
 use crate::reaper::Monitor;
 use crate::table::Table;
 use crate::worker::WorkQueue;
@@ -40,6 +41,8 @@ pub struct Service {
     exit_requested: AtomicBool,
     /// Used by the worker thread only.
     publisher: Mutex<Publisher>,
+    /// The containers' cgroups: OOM events and Stats.
+    pub(crate) oom: Arc<oom::Watcher>,
 }
 
 pub(crate) fn err(code: Code, msg: impl ToString) -> ttrpc::Error {
@@ -77,7 +80,9 @@ impl Service {
             forwarder: None,
             monitor: Arc::clone(&monitor),
         };
+        let q = Arc::clone(&queue);
         Service {
+            oom: oom::Watcher::new(Box::new(move |e| q.event(e))),
             id,
             namespace,
             monitor,

@@ -303,9 +303,14 @@ impl Task for Service {
     fn stats(&self, _: &TtrpcContext, req: api::StatsRequest) -> ttrpc::Result<api::StatsResponse> {
         self.check_id(&req.id)?;
         let g = self.lock();
-        let c = g.container(&req.id)?;
-        let v = c.runtime.stats(&c.id).map_err(|e| err(Code::UNKNOWN, e))?;
-        let any: Any = stats::to_metrics(&v, stats::host_is_unified());
+        g.container(&req.id)?;
+        let cg = self.oom.cgroup(&req.id).ok_or_else(|| {
+            err(
+                Code::FAILED_PRECONDITION,
+                format!("stats: the cgroup of container {} is unknown", req.id),
+            )
+        })?;
+        let any: Any = stats::metrics(&cg);
         let mut r = api::StatsResponse::new();
         r.stats = MessageField::some(any);
         Ok(r)
