@@ -1,5 +1,5 @@
 //! The shim's state behind its one lock: the containers it serves (one [`Container`] record
-//! each), the table mapping pids to processes, and the way out to the worker (events, exits).
+//! each: a pod's sandbox and its containers share one shim), the table mapping pids to processes, and the way out to the worker (events, exits).
 //! Request handlers: task.rs; per-container operations: container.rs; exits/events: worker.rs.
 //!
 //! Runtime commands run under the lock, so calls serialise, as in containerd's runc shim. The
@@ -28,8 +28,6 @@ pub struct Inner {
 }
 
 pub struct Service {
-    /// The shim's own id (`-id`): the container it was started for.
-    pub id: String,
     pub namespace: String,
     pub(crate) monitor: Arc<Monitor>,
     inner: Mutex<Inner>,
@@ -63,7 +61,6 @@ pub(crate) fn ts(at: (i64, i32)) -> MessageField<Timestamp> {
 
 impl Service {
     pub fn new(
-        id: String,
         namespace: String,
         address: String,
         publish_binary: String,
@@ -78,7 +75,6 @@ impl Service {
             monitor: Arc::clone(&monitor),
         };
         Service {
-            id,
             namespace,
             monitor,
             inner: Mutex::new(Inner::default()),
@@ -125,20 +121,6 @@ impl Service {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .send(ev);
-    }
-
-    /// Requests name the container they are for; this shim serves the one it was started for.
-    pub(crate) fn check_id(&self, id: &str) -> ttrpc::Result<()> {
-        if id != self.id {
-            return Err(err(
-                Code::NOT_FOUND,
-                format!(
-                    "container {id:?} is not served by this shim ({:?})",
-                    self.id
-                ),
-            ));
-        }
-        Ok(())
     }
 }
 
