@@ -23,6 +23,8 @@ use crate::reaper::Monitor;
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
 /// After SIGTERM at delete, how long the logger gets to flush before SIGKILL.
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a logger whose pipes were closed may take to finish before SIGTERM.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A parsed `binary://` URI.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -246,6 +248,11 @@ impl Drop for Logger {
         use std::sync::mpsc::{RecvTimeoutError, TryRecvError};
         let Some(rx) = self.exited.take() else { return };
         if !matches!(rx.try_recv(), Err(TryRecvError::Empty)) {
+            return;
+        }
+        // Its pipes are closed by now (they are dropped first): give it the time to drain them
+        // and exit by itself, as containerd's shim does, before it is told to stop.
+        if rx.recv_timeout(DRAIN_TIMEOUT).is_ok() {
             return;
         }
         // SAFETY: plain kill(2) of our own child, not yet reaped (no exit received).

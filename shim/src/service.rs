@@ -1,5 +1,5 @@
 //! The shim's state behind its one lock: the containers it serves (one [`Container`] record
-//! each), the table mapping pids to processes, and the way out to the worker (events, exits).
+//! each: a pod's sandbox and its containers share one shim), the table mapping pids to processes, and the way out to the worker (events, exits).
 //! Request handlers: task.rs; per-container operations: container.rs; exits/events: worker.rs.
 //!
 //! Runtime commands run under the lock, so calls serialise, as in containerd's runc shim. The
@@ -29,8 +29,6 @@ pub struct Inner {
 }
 
 pub struct Service {
-    /// The shim's own id (`-id`): the container it was started for.
-    pub id: String,
     pub namespace: String,
     pub(crate) monitor: Arc<Monitor>,
     inner: Mutex<Inner>,
@@ -66,7 +64,6 @@ pub(crate) fn ts(at: (i64, i32)) -> MessageField<Timestamp> {
 
 impl Service {
     pub fn new(
-        id: String,
         namespace: String,
         address: String,
         publish_binary: String,
@@ -83,7 +80,6 @@ impl Service {
         let q = Arc::clone(&queue);
         Service {
             oom: oom::Watcher::new(Box::new(move |e| q.event(e))),
-            id,
             namespace,
             monitor,
             inner: Mutex::new(Inner::default()),
@@ -130,20 +126,6 @@ impl Service {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .send(ev);
-    }
-
-    /// Requests name the container they are for; this shim serves the one it was started for.
-    pub(crate) fn check_id(&self, id: &str) -> ttrpc::Result<()> {
-        if id != self.id {
-            return Err(err(
-                Code::NOT_FOUND,
-                format!(
-                    "container {id:?} is not served by this shim ({:?})",
-                    self.id
-                ),
-            ));
-        }
-        Ok(())
     }
 }
 
