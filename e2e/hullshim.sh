@@ -46,7 +46,7 @@ cd_use_hull_shim() {
 
 # every case first checks that the shim exists
 hs_case() {
-    [ -z "$HS_SKIP" ] || skip "$HS_SKIP"
+    [ -z "$HS_SKIP" ] || ci_skip "$HS_SKIP"
     "$1"
 }
 hs_run_rm() { hs_case cc_run_rm; }

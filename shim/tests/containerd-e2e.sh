@@ -14,9 +14,10 @@ HULL_SHIM=${HULL_SHIM:-$REPO/target/release/containerd-shim-hull-v2}
 ROOTFS=${ROOTFS:-$REPO/build/rootfs}
 MEASURE=${MEASURE:-0}
 
-skip() { echo "SKIP: $*"; exit 0; }
-[ "$(id -u)" = 0 ] || skip "needs root"
-command -v containerd >/dev/null && command -v ctr >/dev/null || skip "containerd/ctr not installed"
+# shellcheck source=../../scripts/skip.sh
+. "$REPO/scripts/skip.sh"
+[ "$(id -u)" = 0 ] || skip_or_fail 0 "needs root"
+command -v containerd >/dev/null && command -v ctr >/dev/null || skip_or_fail 0 "containerd/ctr not installed (apt-get install containerd)"
 [ -x "$HULL_SHIM" ] || { echo "no shim at $HULL_SHIM (make release)"; exit 1; }
 [ -x "$ROOTFS/bin/busybox" ] || { echo "no rootfs at $ROOTFS (make rootfs)"; exit 1; }
 if [ -n "${HULL_BIN:-}" ] && [ "$(dirname "$(readlink -f "$HULL_SHIM")")/hull" != "$(readlink -f "$HULL_BIN")" ]; then
