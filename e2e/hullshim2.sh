@@ -127,7 +127,7 @@ cd2_cleanup() {
 # Cases run in their own subshell: point the shared functions at this daemon for good there
 # (their EXIT traps too).
 hs2_case() {
-    [ -z "$CD2_SKIP" ] || skip "$CD2_SKIP"
+    [ -z "$CD2_SKIP" ] || ci_skip "$CD2_SKIP"
     cd_use_hull_shim
     CP=hs2-
     CD_DIR=$CD2_DIR
