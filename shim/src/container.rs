@@ -38,10 +38,6 @@ pub struct Container {
     pub rootfs_mounted: bool,
     /// "" is the init process; others are exec ids.
     pub procs: HashMap<String, Proc>,
-    /// `linux.cgroupsPath` of the bundle's config.json, as the runtime was given it: where the
-    /// container's cgroup is (stats, OOM watching).
-    #[expect(dead_code, reason = "the hook for the OOM watcher and cgroup stats")]
-    pub cgroups_path: Option<String>,
 }
 
 impl Container {
@@ -93,15 +89,6 @@ pub fn sanitize(s: &str) -> String {
             }
         })
         .collect()
-}
-
-/// `linux.cgroupsPath` of a bundle's config.json, if it has one.
-fn cgroups_path(bundle: &Path) -> Option<String> {
-    let cfg: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(bundle.join("config.json")).ok()?).ok()?;
-    cfg.pointer("/linux/cgroupsPath")?
-        .as_str()
-        .map(str::to_string)
 }
 
 /// The runtime root a Create's options name (or the default for the namespace).
@@ -239,7 +226,6 @@ impl Service {
             req.id.clone(),
             Container {
                 id: req.id.clone(),
-                cgroups_path: cgroups_path(&bundle),
                 bundle,
                 runtime: rt,
                 rootfs_mounted: mounted,

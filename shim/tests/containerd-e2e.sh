@@ -130,6 +130,32 @@ if [ "$MEASURE" = 1 ]; then
         -v b="$(awk '/^VmRSS:/ { print $2 }' /proc/"$rshim"/status)" 'BEGIN { printf "%.2f", a / b }')"
     echo "#   binary size: hull shim $(stat -Lc %s "$HULL_SHIM") B, runc shim $(stat -Lc %s "$(readlink -f /proc/"$rshim"/exe)") B"
     c task kill -s SIGKILL rc-idle >/dev/null 2>&1
+    # A pod: 1 sandbox + 3 containers with the CRI plugin's annotations, which both shims group
+    # into one shim process (io.kubernetes.cri.sandbox-id).
+    pod() { # pod PREFIX RUNTIME-ARGS...: start it, print the one shim's pid
+        local p=$1 i
+        shift
+        c run -d "$@" --annotation io.kubernetes.cri.sandbox-id="${p}sb" \
+            --annotation io.kubernetes.cri.container-type=sandbox --rootfs "$ROOTFS" "${p}sb" /bin/sleep 1000 >/dev/null 2>&1
+        for i in 1 2 3; do
+            c run -d "$@" --annotation io.kubernetes.cri.sandbox-id="${p}sb" \
+                --annotation io.kubernetes.cri.container-type=container --rootfs "$ROOTFS" "${p}c$i" /bin/sleep 1000 >/dev/null 2>&1
+        done
+        for i in sb c1 c2 c3; do
+            awk '/^PPid:/ { print $2 }' "/proc/$(c task ls | awk -v id="${p}$i" '$1 == id { print $2 }')/status"
+        done | sort -u
+    }
+    hpod=$(pod hp- "${HS[@]}")
+    rpod=$(pod rp-)
+    check "hull shims for the pod" "$(echo "$hpod" | wc -l)" 1
+    check "runc shims for the pod" "$(echo "$rpod" | wc -l)" 1
+    sleep 2
+    echo "# idle shim serving a pod of 1 sandbox + 3 containers (/bin/sleep):"
+    echo "#   containerd-shim-hull-v2 (hull): $(memfig "$hpod")"
+    echo "#   containerd-shim-runc-v2 (runc): $(memfig "$rpod")"
+    echo "#   VmRSS ratio: $(awk -v a="$(awk '/^VmRSS:/ { print $2 }' /proc/"$hpod"/status)" \
+        -v b="$(awk '/^VmRSS:/ { print $2 }' /proc/"$rpod"/status)" 'BEGIN { printf "%.2f", a / b }')"
+    for id in hp-sb hp-c1 hp-c2 hp-c3 rp-sb rp-c1 rp-c2 rp-c3; do c task kill -s SIGKILL "$id" >/dev/null 2>&1; done
 fi
 c task kill -s SIGKILL hs-idle >/dev/null 2>&1 || notok "task kill"
 for _ in $(seq 50); do [ "$(c task ls | awk '$1 == "hs-idle" { print $3 }')" = STOPPED ] && break; sleep 0.2; done
