@@ -121,11 +121,13 @@ run_case() {
 
 # A suite whose setup failed: every case of it is reported as failed (or TODO) with the reason.
 fail_suite_cases() { # fail_suite_cases REASON id:desc...
-    local reason=$1 entry
+    local entry
+    # global: run_case's own `local reason` would hide a local of this name from the case
+    E2E_SUITE_FAILURE=$1
     shift
     for entry in "$@"; do
         # shellcheck disable=SC2317
-        _failing_case() { fail "$reason"; }
+        _failing_case() { fail "$E2E_SUITE_FAILURE"; }
         run_case "${entry%%|*}" "${entry#*|}" _failing_case
     done
 }

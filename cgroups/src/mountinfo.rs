@@ -1,6 +1,99 @@
-//! Which cgroup hierarchies are mounted where, and which cgroup a process is in.
+//! The one parser of /proc/<pid>/mountinfo for hull (runtime, rootfs and cgroups use it:
+//! [`entries`] / [`MountEntry`]), and on top of it which cgroup hierarchies are mounted where
+//! and which cgroup a process is in (/proc/<pid>/cgroup).
 use crate::{CgroupError, Layout};
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
+
+/// One line of /proc/<pid>/mountinfo (proc(5)), borrowed from the text; paths unescaped.
+///
+/// `36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue`
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MountEntry<'a> {
+    pub id: &'a str,
+    pub parent: &'a str,
+    /// The path inside the filesystem that is mounted (field 4; not "/" for a bind mount).
+    pub root: Cow<'a, str>,
+    pub mount_point: Cow<'a, str>,
+    /// Per-mount options ("rw,nosuid,relatime").
+    pub options: &'a str,
+    /// The optional fields, space-separated ("shared:1 master:2"), "" when there are none.
+    pub optional: &'a str,
+    pub fstype: &'a str,
+    pub source: Cow<'a, str>,
+    /// Super-block options ("rw,memory" for a v1 cgroup).
+    pub super_options: &'a str,
+}
+
+impl MountEntry<'_> {
+    /// The mount is in a shared peer group (a `shared:N` optional field).
+    pub fn is_shared(&self) -> bool {
+        self.optional.split(' ').any(|o| o.starts_with("shared:"))
+    }
+}
+
+/// Parse one mountinfo line; the error names what is missing.
+pub fn parse_line(line: &str) -> Result<MountEntry<'_>, &'static str> {
+    let (pre, post) = line.split_once(" - ").ok_or("no ' - ' separator")?;
+    let mut f = pre.splitn(7, ' ');
+    let mut next = || f.next().ok_or("too few fields");
+    let (id, parent, _dev, root, mount_point, options) =
+        (next()?, next()?, next()?, next()?, next()?, next()?);
+    let optional = f.next().unwrap_or("");
+    let mut p = post.split(' ');
+    let mut next = || p.next().ok_or("too few fields");
+    let (fstype, source, super_options) = (next()?, next()?, next()?);
+    Ok(MountEntry {
+        id,
+        parent,
+        root: unescape(root),
+        mount_point: unescape(mount_point),
+        options,
+        optional,
+        fstype,
+        source: unescape(source),
+        super_options,
+    })
+}
+
+/// Every mount of a mountinfo text, in order; a malformed line is an error naming its number
+/// (callers that only look for one mount may skip those with `.flatten()`).
+pub fn entries(text: &str) -> impl Iterator<Item = Result<MountEntry<'_>, CgroupError>> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(n, line)| {
+            parse_line(line).map_err(|reason| CgroupError::Parse {
+                path: PathBuf::from("/proc/self/mountinfo"),
+                reason: format!("line {}: {reason}: {line:?}", n + 1),
+            })
+        })
+}
+
+/// mountinfo escapes space, tab, newline and backslash as \ooo; borrowed when there is none.
+pub fn unescape(s: &str) -> Cow<'_, str> {
+    if !s.contains('\\') {
+        return Cow::Borrowed(s);
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 4 <= b.len() {
+            let oct = &b[i + 1..i + 4];
+            if oct.iter().all(|c| (b'0'..=b'7').contains(c)) {
+                if let Ok(v) = u8::from_str_radix(std::str::from_utf8(oct).unwrap_or("x"), 8) {
+                    out.push(v);
+                    i += 4;
+                    continue;
+                }
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+}
 
 /// One cgroup (v1) or cgroup2 mount from /proc/self/mountinfo.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,49 +120,12 @@ const V1_NON_CONTROLLER_OPTS: &[&str] = &[
     "none",
 ];
 
-/// mountinfo escapes space, tab, newline and backslash as \ooo.
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\' && i + 4 <= b.len() {
-            let oct = &b[i + 1..i + 4];
-            if oct.iter().all(|c| (b'0'..=b'7').contains(c)) {
-                if let Ok(v) = u8::from_str_radix(std::str::from_utf8(oct).unwrap_or("x"), 8) {
-                    out.push(v);
-                    i += 4;
-                    continue;
-                }
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// Parse the cgroup and cgroup2 mounts out of mountinfo text.
 pub fn parse_mountinfo(text: &str) -> Result<Vec<CgroupMount>, CgroupError> {
     let mut mounts = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let bad = |reason: &str| CgroupError::Parse {
-            path: PathBuf::from("/proc/self/mountinfo"),
-            reason: format!("line {}: {reason}: {line:?}", n + 1),
-        };
-        let (pre, post) = line
-            .split_once(" - ")
-            .ok_or_else(|| bad("no ' - ' separator"))?;
-        let pre: Vec<&str> = pre.split(' ').collect();
-        let post: Vec<&str> = post.split(' ').collect();
-        if pre.len() < 6 || post.len() < 3 {
-            return Err(bad("too few fields"));
-        }
-        let fstype = post[0];
-        let v2 = match fstype {
+    for e in entries(text) {
+        let e = e?;
+        let v2 = match e.fstype {
             "cgroup2" => true,
             "cgroup" => false,
             _ => continue,
@@ -77,7 +133,7 @@ pub fn parse_mountinfo(text: &str) -> Result<Vec<CgroupMount>, CgroupError> {
         let controllers = if v2 {
             Vec::new()
         } else {
-            post[2]
+            e.super_options
                 .split(',')
                 .filter(|o| {
                     !V1_NON_CONTROLLER_OPTS.contains(o)
@@ -88,8 +144,8 @@ pub fn parse_mountinfo(text: &str) -> Result<Vec<CgroupMount>, CgroupError> {
                 .collect()
         };
         mounts.push(CgroupMount {
-            mount_point: PathBuf::from(unescape(pre[4])),
-            root: unescape(pre[3]),
+            mount_point: PathBuf::from(e.mount_point.as_ref()),
+            root: e.root.into_owned(),
             controllers,
             v2,
         });
@@ -385,5 +441,60 @@ pub fn default_mounts(own: &[ProcCgroup], magic: &FsMagic) -> Option<Vec<CgroupM
             Some(out)
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_with_optional_fields_and_escapes() {
+        let e = parse_line(
+            "36 35 98:0 /mnt\\0401 /mnt\\0112 rw,noatime shared:1 master:2 - ext3 /dev/r\\134t rw,errors=continue",
+        )
+        .unwrap();
+        assert_eq!((e.id, e.parent), ("36", "35"));
+        assert_eq!(e.root, "/mnt 1");
+        assert_eq!(e.mount_point, "/mnt\t2");
+        assert_eq!(e.options, "rw,noatime");
+        assert_eq!(e.optional, "shared:1 master:2");
+        assert!(e.is_shared());
+        assert_eq!((e.fstype, e.super_options), ("ext3", "rw,errors=continue"));
+        assert_eq!(e.source, "/dev/r\\t");
+        let e = parse_line("1 0 0:1 / / rw master:4 - tmpfs none rw").unwrap();
+        assert_eq!(e.optional, "master:4");
+        assert!(!e.is_shared());
+        let e = parse_line("1 0 0:1 / /x rw - tmpfs none rw").unwrap();
+        assert_eq!((e.optional, e.mount_point.as_ref()), ("", "/x"));
+        assert!(matches!(e.mount_point, Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn malformed_lines_are_named() {
+        assert_eq!(
+            parse_line("1 0 0:1 / /x rw tmpfs"),
+            Err("no ' - ' separator")
+        );
+        assert_eq!(
+            parse_line("1 0 0:1 / - tmpfs none rw"),
+            Err("too few fields")
+        );
+        assert_eq!(
+            parse_line("1 0 0:1 / /x rw - tmpfs none"),
+            Err("too few fields")
+        );
+        let all: Vec<_> = entries("1 0 0:1 / / rw - ext4 /dev/a rw\n\nbad line\n").collect();
+        assert_eq!(all.len(), 2);
+        assert!(all[0].is_ok());
+        let e = all[1].as_ref().unwrap_err().to_string();
+        assert!(e.contains("line 3") && e.contains("bad line"), "{e}");
+    }
+
+    #[test]
+    fn unescape_only_octal_escapes() {
+        assert_eq!(unescape("a\\040b\\134c"), "a b\\c");
+        assert_eq!(unescape("a\\x40\\04"), "a\\x40\\04");
+        assert!(matches!(unescape("/plain"), Cow::Borrowed("/plain")));
     }
 }

@@ -2,8 +2,8 @@
 //! Outside a user namespace they are mknod'ed; inside one (where mknod is refused) the host node is
 //! bind-mounted onto an empty file, as runc does.
 
+use super::resolve::ensure_in_root;
 use crate::error::{Error, Result};
-use crate::rootfs::ensure_in_root;
 use crate::sys::{self, cstr, fd_path, open_in_root};
 use nix::errno::Errno;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};

@@ -14,17 +14,13 @@
 //! rootfs owned by 0 on disk, mounted with the container's own mappings, is owned by the
 //! container's root).
 
+use super::mount_api;
+use super::options::parse_options;
 use crate::error::{Error, Result};
 use nix::errno::Errno;
 use oci_spec::runtime::{LinuxIdMapping, Mount};
 use std::ffi::CStr;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
-
-const OPEN_TREE_CLONE: libc::c_uint = 1;
-const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
-const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
-/// Follow the /proc/self/fd magic link of the target.
-const MOVE_MOUNT_T_SYMLINKS: libc::c_uint = 0x10;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 /// The mappings an idmapped mount uses: its own, or else the container's (`linux.*Mappings`).
 /// Returns the `uid_map` and `gid_map` file contents.
@@ -110,14 +106,6 @@ fn write(path: &str, data: &str, field: &str) -> Result<()> {
         .map_err(|e| Error::invalid(format!("idmapped mount {field} {data:?}: {e}")))
 }
 
-#[repr(C)]
-struct MountAttr {
-    attr_set: u64,
-    attr_clr: u64,
-    propagation: u64,
-    userns_fd: u64,
-}
-
 /// Clone the tree at `source` (a host path) detached (with its submounts when `rec`), and idmap
 /// it through `userns` (every mount of the tree when `idmap_rec`, else the top one).
 pub fn idmapped_tree(
@@ -126,66 +114,9 @@ pub fn idmapped_tree(
     idmap_rec: bool,
     userns: BorrowedFd,
 ) -> nix::Result<OwnedFd> {
-    let flags = OPEN_TREE_CLONE
-        | libc::O_CLOEXEC as libc::c_uint
-        | if rec {
-            libc::AT_RECURSIVE as libc::c_uint
-        } else {
-            0
-        };
-    // SAFETY: open_tree with AT_FDCWD, a valid NUL-terminated path and flags.
-    let rc = unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, source.as_ptr(), flags) };
-    if rc < 0 {
-        return Err(Errno::last());
-    }
-    // SAFETY: the kernel returned a new fd we own.
-    let tree = unsafe { OwnedFd::from_raw_fd(rc as RawFd) };
-    let attr = MountAttr {
-        attr_set: MOUNT_ATTR_IDMAP,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: userns.as_raw_fd() as u64,
-    };
-    let at = libc::AT_EMPTY_PATH as libc::c_uint
-        | if idmap_rec {
-            libc::AT_RECURSIVE as libc::c_uint
-        } else {
-            0
-        };
-    // SAFETY: mount_setattr on the detached tree fd with an empty path, a correctly sized attr.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            tree.as_raw_fd(),
-            c"".as_ptr(),
-            at,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    if rc != 0 {
-        return Err(Errno::last());
-    }
+    let tree = mount_api::clone_tree(source, rec)?;
+    mount_api::set_idmap(tree.as_fd(), userns, idmap_rec)?;
     Ok(tree)
-}
-
-/// Attach a detached tree onto `target` (a /proc/self/fd path resolved inside the rootfs).
-pub fn attach(tree: BorrowedFd, target: &CStr) -> nix::Result<()> {
-    // SAFETY: move_mount from a detached tree fd (empty path) onto a valid target path.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_move_mount,
-            tree.as_raw_fd(),
-            c"".as_ptr(),
-            libc::AT_FDCWD,
-            target.as_ptr(),
-            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_SYMLINKS,
-        )
-    };
-    if rc != 0 {
-        return Err(Errno::last());
-    }
-    Ok(())
 }
 
 /// Prepare every idmapped mount of a config (in the parent): (mount index, detached tree).
@@ -197,7 +128,7 @@ pub fn prepare(
     let mut out = Vec::new();
     let mut cache: Vec<((String, String), OwnedFd)> = Vec::new();
     for (i, m) in mounts.iter().enumerate() {
-        let opts = crate::rootfs::parse_options(m.options().as_deref().unwrap_or(&[]));
+        let opts = parse_options(m.options().as_deref().unwrap_or(&[]));
         let has_maps = m.uid_mappings().as_ref().is_some_and(|v| !v.is_empty())
             || m.gid_mappings().as_ref().is_some_and(|v| !v.is_empty());
         if !opts.idmap && !has_maps {
@@ -226,7 +157,7 @@ pub fn prepare(
             .unwrap_or_default();
         let rec = opts.flags & libc::MS_REC != 0;
         let c = crate::sys::cstr(&source)?;
-        let userns = std::os::fd::AsFd::as_fd(&cache[pos].1);
+        let userns = cache[pos].1.as_fd();
         let tree = idmapped_tree(&c, rec, rec && opts.idmap_recursive, userns).map_err(|e| {
             Error::invalid(format!(
                 "mounts[{i}] {dest}: idmapped mount of {source:?}: {e}{}",

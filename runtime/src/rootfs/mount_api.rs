@@ -1,0 +1,155 @@
+//! The new mount API as safe wrappers: the MOUNT_ATTR_* bits, mount_setattr(2), open_tree(2)
+//! clones and move_mount(2). Kernel ABI only; the rules of when to call them live in the callers.
+
+use nix::errno::Errno;
+use std::ffi::CStr;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+/// Mount attribute bits for mount_setattr(2).
+pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
+pub const MOUNT_ATTR_NOSUID: u64 = 0x2;
+pub const MOUNT_ATTR_NODEV: u64 = 0x4;
+pub const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+pub const MOUNT_ATTR__ATIME: u64 = 0x70;
+pub const MOUNT_ATTR_RELATIME: u64 = 0x0;
+pub const MOUNT_ATTR_NOATIME: u64 = 0x10;
+pub const MOUNT_ATTR_STRICTATIME: u64 = 0x20;
+pub const MOUNT_ATTR_NODIRATIME: u64 = 0x80;
+pub const MOUNT_ATTR_NOSYMFOLLOW: u64 = 0x0020_0000;
+/// Give a mount the id mapping of a user namespace (with `userns_fd`).
+pub const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+
+const OPEN_TREE_CLONE: libc::c_uint = 1;
+const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+/// Follow the /proc/self/fd magic link of the target.
+const MOVE_MOUNT_T_SYMLINKS: libc::c_uint = 0x10;
+
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// mount_setattr(2) on the mount `fd` refers to (and every mount below it when `recursive`).
+pub fn mount_setattr(fd: BorrowedFd, set: u64, clr: u64, recursive: bool) -> nix::Result<()> {
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: clr,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    let empty = c"";
+    let flags = libc::AT_EMPTY_PATH | if recursive { libc::AT_RECURSIVE } else { 0 };
+    // SAFETY: mount_setattr with a valid fd, empty path + AT_EMPTY_PATH, and a correctly sized attr.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            empty.as_ptr(),
+            flags as libc::c_uint,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if rc != 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// Set the id mapping of `userns` on the (detached) mount tree `tree`; on every mount of it when
+/// `recursive`, else on the top one.
+pub fn set_idmap(tree: BorrowedFd, userns: BorrowedFd, recursive: bool) -> nix::Result<()> {
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_IDMAP,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: userns.as_raw_fd() as u64,
+    };
+    let at = libc::AT_EMPTY_PATH as libc::c_uint
+        | if recursive {
+            libc::AT_RECURSIVE as libc::c_uint
+        } else {
+            0
+        };
+    // SAFETY: mount_setattr on the detached tree fd with an empty path, a correctly sized attr.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            at,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if rc != 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// open_tree(OPEN_TREE_CLONE): a detached copy of the mount at `source` (with its submounts when
+/// `rec`), as an fd that attaches nowhere until [`attach`].
+pub fn clone_tree(source: &CStr, rec: bool) -> nix::Result<OwnedFd> {
+    let flags = OPEN_TREE_CLONE
+        | libc::O_CLOEXEC as libc::c_uint
+        | if rec {
+            libc::AT_RECURSIVE as libc::c_uint
+        } else {
+            0
+        };
+    // SAFETY: open_tree with AT_FDCWD, a valid NUL-terminated path and flags.
+    let rc = unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, source.as_ptr(), flags) };
+    if rc < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the kernel returned a new fd we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(rc as RawFd) })
+}
+
+/// Attach a detached tree onto `target` (a /proc/self/fd path resolved inside the rootfs).
+pub fn attach(tree: BorrowedFd, target: &CStr) -> nix::Result<()> {
+    // SAFETY: move_mount from a detached tree fd (empty path) onto a valid target path.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            target.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_SYMLINKS,
+        )
+    };
+    if rc != 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// Flags of an existing mount that a user namespace may not clear (nosuid, nodev, noexec, atime).
+pub fn locked_flags(fd: BorrowedFd) -> libc::c_ulong {
+    // SAFETY: statvfs into a zeroed struct for a valid fd.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: fd is valid; st is a valid out pointer.
+    if unsafe { libc::fstatvfs(fd.as_raw_fd(), &mut st) } != 0 {
+        return 0;
+    }
+    let f = st.f_flag;
+    let mut out = 0;
+    for (st_flag, ms) in [
+        (libc::ST_NOSUID, libc::MS_NOSUID),
+        (libc::ST_NODEV, libc::MS_NODEV),
+        (libc::ST_NOEXEC, libc::MS_NOEXEC),
+        (libc::ST_NOATIME, libc::MS_NOATIME),
+        (libc::ST_NODIRATIME, libc::MS_NODIRATIME),
+        (libc::ST_RELATIME, libc::MS_RELATIME),
+    ] {
+        if f & st_flag != 0 {
+            out |= ms;
+        }
+    }
+    out
+}
