@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod container;
+pub mod criu;
 pub mod error;
 pub mod hooks;
 pub mod logging;

@@ -91,6 +91,14 @@ pub fn write_default(bundle: &Path, rootless: bool) -> Result<()> {
 }
 
 /// What this build of hull supports, per the runtime-spec features document. Only what works.
+/// Whether checkpoint can work here: criu found (its version over RPC) or not.
+fn criu_status() -> String {
+    match crate::criu::version("criu") {
+        Ok((a, b, c)) => format!("supported (criu {a}.{b}.{c})"),
+        Err(e) => format!("unavailable ({e})"),
+    }
+}
+
 pub fn features() -> serde_json::Value {
     let mount_options: Vec<&str> = vec![
         "async",
@@ -169,7 +177,9 @@ pub fn features() -> serde_json::Value {
             "mountExtensions": {"idmap": {"enabled": false}}
         },
         "annotations": {
-            "io.github.hull.version": env!("CARGO_PKG_VERSION")
+            "io.github.hull.version": env!("CARGO_PKG_VERSION"),
+            "io.github.hull.checkpoint": criu_status(),
+            "io.github.hull.restore": "not supported"
         }
     })
 }

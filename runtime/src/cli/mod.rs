@@ -15,6 +15,7 @@
 //! follow positional arguments, except in the trailing command of `exec` and `ps`, which is taken
 //! verbatim.
 
+mod checkpoint;
 mod create;
 mod exec;
 mod help;
@@ -64,8 +65,11 @@ const GLOBAL: &[Flag] = &[
         ),
         &["true", "false", "auto"],
     ),
-    // Accepted for runc compatibility; checkpointing is not supported.
-    value("criu", None, ""),
+    value(
+        "criu",
+        None,
+        "Path to the criu binary (default: criu from PATH)",
+    ),
 ];
 
 /// Global flags that may not follow the verb (`spec --rootless` is the verb's own switch).
@@ -88,8 +92,8 @@ const VERBS: &[Verb] = &[
     lifecycle::RESUME,
     query::EVENTS,
     update::UPDATE,
-    lifecycle::CHECKPOINT,
-    lifecycle::RESTORE,
+    checkpoint::CHECKPOINT,
+    checkpoint::RESTORE,
 ];
 
 const TABLES: Tables = Tables {
@@ -111,7 +115,7 @@ pub struct Cli {
     pub systemd_cgroup: bool,
     /// Rootless mode: true, false or auto.
     pub rootless: String,
-    /// Accepted for runc compatibility; checkpointing is not supported.
+    /// The criu binary for checkpoint.
     pub criu: Option<String>,
     pub cmd: Cmd,
 }
@@ -167,10 +171,11 @@ pub enum Cmd {
     },
     Update(UpdateFlags),
     Checkpoint {
-        rest: Vec<String>,
+        id: String,
+        opts: crate::container::checkpoint::CheckpointOpts,
     },
     Restore {
-        rest: Vec<String>,
+        id: String,
     },
 }
 
@@ -263,11 +268,10 @@ fn build(verb: &Verb, m: &Matches) -> std::result::Result<Cmd, UsageError> {
         },
         "update" => Cmd::Update(update::flags(m)),
         "checkpoint" => Cmd::Checkpoint {
-            rest: m.rest.clone(),
+            id: id(),
+            opts: checkpoint::flags(m)?,
         },
-        "restore" => Cmd::Restore {
-            rest: m.rest.clone(),
-        },
+        "restore" => Cmd::Restore { id: id() },
         other => unreachable!("verb {other} is in VERBS but not built"),
     })
 }
@@ -312,7 +316,10 @@ pub fn run(cli: Cli) -> Result<i32> {
             id,
         } => query::events(&store, &id, &interval, stats),
         Cmd::Update(u) => update::update(&store, u),
-        Cmd::Checkpoint { .. } => lifecycle::not_supported("checkpoint"),
-        Cmd::Restore { .. } => lifecycle::not_supported("restore"),
+        Cmd::Checkpoint { id, mut opts } => {
+            opts.criu = cli.criu.clone();
+            checkpoint::checkpoint(&store, &id, &opts)
+        }
+        Cmd::Restore { id } => checkpoint::restore(&id),
     }
 }

@@ -227,10 +227,23 @@ fn other_verbs() {
     assert!(matches!(cli(&["pause", "c"]).cmd, Cmd::Pause { .. }));
     assert!(matches!(cli(&["resume", "c"]).cmd, Cmd::Resume { .. }));
     assert!(matches!(cli(&["start", "c"]).cmd, Cmd::Start { .. }));
-    let Cmd::Checkpoint { rest } = cli(&["checkpoint", "--image-path", "/x", "c"]).cmd else {
+    let Cmd::Checkpoint { id, opts } = cli(&[
+        "checkpoint",
+        "--image-path",
+        "/x",
+        "--leave-running",
+        "--empty-ns",
+        "network",
+        "c",
+    ])
+    .cmd
+    else {
         panic!()
     };
-    assert_eq!(rest, ["--image-path", "/x", "c"]);
+    assert_eq!(id, "c");
+    assert_eq!(opts.image_path, std::path::Path::new("/x"));
+    assert!(opts.leave_running && !opts.pre_dump);
+    assert_eq!(opts.empty_ns, ["network"]);
 }
 
 #[test]
@@ -252,7 +265,7 @@ fn help_and_version() {
     for v in VERBS.iter().filter(|v| !v.hidden) {
         assert!(h.contains(v.name), "{} missing from help", v.name);
     }
-    assert!(!h.contains("checkpoint") && h.contains("--root"));
+    assert!(h.contains("checkpoint") && h.contains("--root"));
     let h = printed(&["exec", "--help"]);
     assert!(h.contains("--console-socket") && h.contains("<container-id>"));
     assert_eq!(printed(&["help", "kill"]), printed(&["kill", "-h"]));

@@ -1,5 +1,6 @@
 //! The container verbs. Each checks the state transition and refuses the wrong one clearly.
 
+pub mod checkpoint;
 pub mod create;
 pub mod delete;
 pub mod events;
