@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod container;
 pub mod error;
+pub mod failpoint;
 pub mod hooks;
 pub mod logging;
 pub mod process;

@@ -25,10 +25,15 @@ fn oci_cap_name(c: &oci_spec::runtime::Capability) -> String {
 }
 
 /// Compute the capability sets. A capability the runtime itself does not hold in its bounding set
-/// (this host lacks CAP_SYS_RESOURCE) or that the kernel does not know is dropped with a warning.
-pub fn cap_plan(process: &Process, held: &CapsHashSet) -> Option<CapPlan> {
+/// (this host lacks CAP_SYS_RESOURCE) or that the kernel does not know is dropped with a warning
+/// (pushed to `warnings`, for the caller to log).
+pub fn cap_plan(
+    process: &Process,
+    held: &CapsHashSet,
+    warnings: &mut Vec<String>,
+) -> Option<CapPlan> {
     let c = process.capabilities().as_ref()?;
-    let conv = |set: &str, s: &Option<oci_spec::runtime::Capabilities>| -> CapsHashSet {
+    let mut conv = |set: &str, s: &Option<oci_spec::runtime::Capabilities>| -> CapsHashSet {
         let mut out = CapsHashSet::new();
         for cap in s.iter().flatten() {
             let name = oci_cap_name(cap);
@@ -36,10 +41,10 @@ pub fn cap_plan(process: &Process, held: &CapsHashSet) -> Option<CapPlan> {
                 Ok(k) if held.contains(&k) => {
                     out.insert(k);
                 }
-                Ok(_) => logging::warn(&format!(
+                Ok(_) => warnings.push(format!(
                     "process.capabilities.{set}: {name} is not held by the runtime, dropped"
                 )),
-                Err(_) => logging::warn(&format!(
+                Err(_) => warnings.push(format!(
                     "process.capabilities.{set}: {name} is unknown to this kernel, dropped"
                 )),
             }
@@ -58,6 +63,22 @@ pub fn cap_plan(process: &Process, held: &CapsHashSet) -> Option<CapPlan> {
 /// The runtime's own bounding set (what it can pass on).
 pub fn held_caps() -> CapsHashSet {
     caps::read(None, CapSet::Bounding).unwrap_or_else(|_| caps::all())
+}
+
+/// May the runtime raise hard rlimits (CAP_SYS_RESOURCE in its effective set)?
+pub fn can_raise_rlimits() -> bool {
+    caps::has_cap(None, CapSet::Effective, Capability::CAP_SYS_RESOURCE).unwrap_or(false)
+}
+
+/// The runtime's own hard limit of `resource`; None when unlimited or unknown.
+pub fn own_hard_limit(resource: libc::__rlimit_resource_t) -> Option<u64> {
+    let mut cur = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit into a valid struct.
+    let rc = unsafe { libc::getrlimit(resource, &mut cur) };
+    (rc == 0 && cur.rlim_max != libc::RLIM_INFINITY).then_some(cur.rlim_max)
 }
 
 /// Drop from the bounding set everything not in `keep` (needs CAP_SETPCAP, so before the user switch).
@@ -143,9 +164,13 @@ fn rlimit_resource(t: PosixRlimitType) -> Option<(libc::__rlimit_resource_t, &'s
     })
 }
 
-/// The rlimits to set, checked in the parent against the runtime's own hard limits: raising a hard
-/// limit needs CAP_SYS_RESOURCE, which this host's runtime may not have.
-pub fn rlimit_plan(process: &Process, can_raise: bool) -> Result<Vec<Rlimit>> {
+/// The rlimits to set, checked in the parent against the runtime's own hard limits
+/// (`hard_limit`): raising a hard limit needs CAP_SYS_RESOURCE, which this host's runtime may not have.
+pub fn rlimit_plan(
+    process: &Process,
+    can_raise: bool,
+    hard_limit: fn(libc::__rlimit_resource_t) -> Option<u64>,
+) -> Result<Vec<Rlimit>> {
     let mut out = Vec::new();
     for (i, r) in process.rlimits().iter().flatten().enumerate() {
         let (resource, name) = rlimit_resource(r.typ()).ok_or_else(|| {
@@ -155,20 +180,11 @@ pub fn rlimit_plan(process: &Process, can_raise: bool) -> Result<Vec<Rlimit>> {
             ))
         })?;
         if !can_raise {
-            let mut cur = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            // SAFETY: getrlimit into a valid struct.
-            if unsafe { libc::getrlimit(resource, &mut cur) } == 0
-                && cur.rlim_max != libc::RLIM_INFINITY
-                && r.hard() > cur.rlim_max
-            {
+            if let Some(max) = hard_limit(resource).filter(|&max| r.hard() > max) {
                 return Err(Error::invalid(format!(
-                    "process.rlimits[{i}]: {name} hard limit {} exceeds the runtime's own hard limit {} \
+                    "process.rlimits[{i}]: {name} hard limit {} exceeds the runtime's own hard limit {max} \
                      (raising it needs CAP_SYS_RESOURCE)",
                     r.hard(),
-                    cur.rlim_max
                 )));
             }
         }
@@ -389,13 +405,16 @@ mod tests {
         }));
         let mut held = caps::all();
         held.remove(&Capability::CAP_SYS_RESOURCE);
-        let plan = cap_plan(&p, &held).unwrap();
+        let mut warnings = Vec::new();
+        let plan = cap_plan(&p, &held, &mut warnings).unwrap();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("CAP_SYS_RESOURCE"), "{warnings:?}");
         assert!(plan.bounding.contains(&Capability::CAP_CHOWN));
         assert!(!plan.bounding.contains(&Capability::CAP_SYS_RESOURCE));
         assert_eq!(plan.effective.len(), 1);
         assert!(plan.permitted.is_empty());
         let none = process(serde_json::json!({"cwd": "/", "user": {"uid": 0, "gid": 0}}));
-        assert!(cap_plan(&none, &held).is_none());
+        assert!(cap_plan(&none, &held, &mut warnings).is_none());
     }
 
     #[test]
@@ -415,7 +434,9 @@ mod tests {
             "cwd": "/", "user": {"uid": 0, "gid": 0},
             "rlimits": [{"type": "RLIMIT_NOFILE", "hard": over, "soft": 10}]
         }));
-        let e = rlimit_plan(&p, false).unwrap_err().to_string();
+        let e = rlimit_plan(&p, false, own_hard_limit)
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("RLIMIT_NOFILE") && e.contains("rlimits[0]"),
             "{e}"
@@ -424,7 +445,7 @@ mod tests {
             "cwd": "/", "user": {"uid": 0, "gid": 0},
             "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 100, "soft": 10}]
         }));
-        let plan = rlimit_plan(&p, false).unwrap();
+        let plan = rlimit_plan(&p, false, own_hard_limit).unwrap();
         assert_eq!((plan[0].soft, plan[0].hard), (10, 100));
     }
 

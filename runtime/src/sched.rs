@@ -2,13 +2,14 @@
 //! (ioprio_set), `process.execCPUAffinity` (sched_setaffinity) and the LSM fields
 //! (`process.apparmorProfile`, `process.selinuxLabel`, `linux.mountLabel`).
 //!
-//! As elsewhere, the config is first turned into plain data in the parent ([`ProcessExtras::plan`],
+//! As elsewhere, the config is first turned into plain data in the parent ([`ProcessExtras::for_process`],
 //! pure and unit-tested); the container init only applies it.
 
 use crate::error::{Error, Result};
 use nix::errno::Errno;
 use oci_spec::runtime::{
-    IOPriorityClass, LinuxIOPriority, LinuxSchedulerFlag, LinuxSchedulerPolicy, Scheduler, Spec,
+    IOPriorityClass, LinuxIOPriority, LinuxSchedulerFlag, LinuxSchedulerPolicy, Process, Scheduler,
+    Spec,
 };
 
 /// `struct sched_attr` of sched_setattr(2) (SCHED_ATTR_SIZE_VER0 + util clamps = VER1, 56 bytes).
@@ -180,19 +181,27 @@ pub fn selinux_enabled() -> bool {
 }
 
 impl ProcessExtras {
-    /// Decide from the config, in the parent. The LSM rules follow runc 1.1.5 on a host without
-    /// the LSM: an AppArmor profile or an SELinux label is an error (runc fails writing
-    /// /proc/self/attr/exec, or refuses "selinux label is specified in config, but selinux is
-    /// disabled or not supported"); hull says so before anything is created.
-    pub fn plan(spec: &Spec) -> Result<ProcessExtras> {
-        Self::plan_with(spec, apparmor_enabled(), selinux_enabled())
+    /// Decide from a spec's process (tests; see [`ProcessExtras::for_process`]).
+    pub fn plan_with(spec: &Spec, apparmor: bool, selinux: bool) -> Result<ProcessExtras> {
+        let Some(p) = spec.process().as_ref() else {
+            return Ok(ProcessExtras::default());
+        };
+        let mount_label = spec.linux().as_ref().and_then(|l| l.mount_label().clone());
+        Self::for_process(p, mount_label.as_deref(), apparmor, selinux)
     }
 
-    pub fn plan_with(spec: &Spec, apparmor: bool, selinux: bool) -> Result<ProcessExtras> {
+    /// Decide from the config, in the parent (pure: whether AppArmor and SELinux are enabled
+    /// comes in). The LSM rules follow runc 1.1.5 on a host without the LSM: an AppArmor
+    /// profile or an SELinux label is an error (runc fails writing /proc/self/attr/exec, or
+    /// refuses "selinux label is specified in config, but selinux is disabled or not
+    /// supported"); hull says so before anything is created.
+    pub fn for_process(
+        p: &Process,
+        mount_label: Option<&str>,
+        apparmor: bool,
+        selinux: bool,
+    ) -> Result<ProcessExtras> {
         let mut x = ProcessExtras::default();
-        let Some(p) = spec.process().as_ref() else {
-            return Ok(x);
-        };
         if let Some(s) = p.scheduler() {
             x.scheduler = Some(plan_scheduler(s)?);
         }
@@ -225,8 +234,7 @@ impl ProcessExtras {
                 )
             }));
         }
-        let mount_label = spec.linux().as_ref().and_then(|l| l.mount_label().clone());
-        if let Some(l) = mount_label.as_deref().filter(|s| !s.is_empty()) {
+        if let Some(l) = mount_label.filter(|s| !s.is_empty()) {
             return Err(Error::invalid(if selinux {
                 format!("linux.mountLabel {l:?}: SELinux labels are not supported by hull")
             } else {

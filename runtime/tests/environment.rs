@@ -1207,3 +1207,23 @@ fn socket_activation_fds_and_env_reach_the_init() {
     assert_eq!(lines[0].trim_end(), "", "{out}");
     assert_eq!(lines[1].trim_end(), "0 1 2 3 4", "{out}");
 }
+
+/// `./x` and relative PATH entries resolve against process.cwd (runc looks the executable up
+/// after its chdir), for the init as for `exec` (see operate.rs).
+#[test]
+fn relative_executables_resolve_against_the_cwd() {
+    let env = Env::new();
+    let mut cfg = config(&["./sh", "-c", "echo rel-ok; pwd"]);
+    cfg["process"]["cwd"] = json!("/bin");
+    let out = run_ok(&env, "rel-dot", &cfg);
+    assert_eq!(out.lines().collect::<Vec<_>>(), ["rel-ok", "/bin"], "{out}");
+    let mut cfg = config(&["busybox", "echo", "path-ok"]);
+    cfg["process"]["cwd"] = json!("/bin");
+    cfg["process"]["env"] = json!(["PATH=/nonexistent:."]);
+    assert_eq!(run_ok(&env, "rel-path", &cfg).trim(), "path-ok");
+    // Without the cwd it is not found: the lookup really depends on it.
+    let mut cfg = config(&["./sh", "-c", "true"]);
+    cfg["process"]["cwd"] = json!("/");
+    let (ok, out, err) = run(&env, "rel-none", &cfg);
+    assert!(!ok && err.contains("./sh"), "{out}\n{err}");
+}

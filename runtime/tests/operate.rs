@@ -795,3 +795,28 @@ fn exec_home_from_the_container_passwd_and_no_socket_activation() {
     // grep -c prints 0 and exits 1 when nothing matches; the listing is the last command.
     assert_eq!(stdout(&o), "0\n0 1 2 3 ", "{}", stderr(&o));
 }
+
+/// As for the init (environment.rs): `./x` resolves against --cwd.
+#[test]
+fn exec_relative_executable_resolves_against_the_cwd() {
+    let _p = CgroupParent;
+    let env = Env::new();
+    let c = sleeper(&env, "ex-rel");
+    let o = env.hull(&[
+        "exec",
+        "--cwd",
+        "/bin",
+        &c.id,
+        "./sh",
+        "-c",
+        "echo rel-ok; pwd",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().collect::<Vec<_>>(), ["rel-ok", "/bin"]);
+    let o = env.hull(&["exec", "--cwd", "/", &c.id, "./sh", "-c", "true"]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(stderr(&o).contains("./sh"), "{}", stderr(&o));
+    ok(&env.hull(&["kill", &c.id, "KILL"]), "kill");
+    wait_until("init killed", T, || !pid_alive(c.pid));
+    ok(&env.hull(&["delete", &c.id]), "delete");
+}

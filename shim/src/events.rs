@@ -16,7 +16,11 @@ use protobuf::well_known_types::timestamp::Timestamp;
 use protobuf::{Message, MessageField, MessageFull};
 use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::exit::exit_status;
+use crate::reaper::Monitor;
 
 /// One event ready to publish.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,6 +69,69 @@ impl Event {
     /// The bytes written to the publish binary's stdin.
     pub fn stdin_bytes(&self) -> Vec<u8> {
         self.any.write_to_bytes().unwrap_or_default()
+    }
+}
+
+/// Delivers events to containerd: [`Forwarder`] first, the publish binary as the fallback.
+/// Used by the worker thread only, one event at a time.
+pub struct Publisher {
+    pub namespace: String,
+    /// containerd's socket, for the publish binary's `--address`.
+    pub address: String,
+    pub publish_binary: String,
+    pub forwarder: Option<Forwarder>,
+    pub monitor: Arc<Monitor>,
+}
+
+impl Publisher {
+    pub fn send(&mut self, ev: &Event) {
+        if let Some(f) = self.forwarder.as_mut() {
+            match f.forward(&self.namespace, ev) {
+                Ok(()) => return,
+                Err(e) => eprintln!(
+                    "publish {}: Events.Forward: {e}; using the publish binary",
+                    ev.topic
+                ),
+            }
+        }
+        if self.publish_binary.is_empty() {
+            return;
+        }
+        let mut c = std::process::Command::new(&self.publish_binary);
+        c.args([
+            "--address",
+            &self.address,
+            "publish",
+            "--topic",
+            ev.topic,
+            "--namespace",
+            &self.namespace,
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+        match self.monitor.spawn(&mut c) {
+            Ok((mut child, rx)) => {
+                if let Some(mut i) = child.stdin.take() {
+                    let _ = i.write_all(&ev.stdin_bytes());
+                }
+                let mut errs = String::new();
+                if let Some(mut e) = child.stderr.take() {
+                    let _ = e.read_to_string(&mut errs);
+                }
+                match rx.recv() {
+                    Ok(raw) if exit_status(raw) == 0 => {}
+                    Ok(raw) => eprintln!(
+                        "publish {}: exit {}: {}",
+                        ev.topic,
+                        exit_status(raw),
+                        errs.trim()
+                    ),
+                    Err(_) => eprintln!("publish {}: reaper gone", ev.topic),
+                }
+            }
+            Err(e) => eprintln!("publish {}: {}: {e}", ev.topic, self.publish_binary),
+        }
     }
 }
 

@@ -199,15 +199,70 @@ impl Runtime {
             message: format!("output is not a JSON list of pids: {e}"),
         })
     }
+}
 
-    /// `events --stats`: one JSON object `{"type":"stats","data":{...}}`.
-    pub fn stats(&self, id: &str) -> Result<serde_json::Value> {
-        let out = self.run(&["events", "--stats", id], None, true)?;
-        serde_json::from_slice(&out).map_err(|e| RuntimeError {
-            command: self.describe(&["events", "--stats", id]),
-            message: format!("output is not JSON: {e}"),
+/// Saved in the bundle so `delete` (after a shim crash) drives the same runtime and root.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct Saved {
+    pub binary: PathBuf,
+    pub root: PathBuf,
+}
+pub const SAVED_FILE: &str = "hull-shim.json";
+
+/// Find the runtime binary: the option's name (absolute, or looked up on PATH), else `hull` next
+/// to this binary, else `hull` on PATH.
+pub fn resolve_binary(name: &str) -> std::result::Result<PathBuf, String> {
+    let lookup = |n: &str| -> Option<PathBuf> {
+        if n.contains('/') {
+            return Path::new(n).is_file().then(|| PathBuf::from(n));
+        }
+        std::env::var_os("PATH").and_then(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join(n))
+                .find(|c| c.is_file())
         })
+    };
+    if !name.is_empty() {
+        return lookup(name)
+            .ok_or_else(|| format!("options.BinaryName: runtime binary {name:?} not found"));
     }
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+    {
+        let c = dir.join("hull");
+        if c.is_file() {
+            return Ok(c);
+        }
+    }
+    lookup("hull")
+        .ok_or_else(|| "runtime binary `hull` not found next to the shim or on PATH".to_string())
+}
+
+/// Create the runtime root. Another shim may remove an empty parent at the same moment
+/// ([`remove_root`]): retry then.
+pub fn make_root(root: &Path) -> std::io::Result<()> {
+    let mut tries = 0;
+    loop {
+        match std::fs::create_dir_all(root) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && tries < 5 => tries += 1,
+            r => return r,
+        }
+    }
+}
+
+/// Remove an empty runtime root, and the default parent (`/run/containerd/hull`) when empty:
+/// shims leave nothing behind. `remove_dir` fails, harmlessly, while anything is inside.
+pub fn remove_root(root: &Path) {
+    if std::fs::remove_dir(root).is_ok() && root.parent() == Some(Path::new(DEFAULT_ROOT_PARENT)) {
+        let _ = std::fs::remove_dir(DEFAULT_ROOT_PARENT);
+    }
+}
+
+const DEFAULT_ROOT_PARENT: &str = "/run/containerd/hull";
+
+pub fn default_root(namespace: &str) -> PathBuf {
+    PathBuf::from(DEFAULT_ROOT_PARENT).join(namespace)
 }
 
 #[cfg(test)]

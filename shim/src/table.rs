@@ -26,16 +26,37 @@ pub enum Status {
     Stopped,
 }
 
+/// One process of the shim: its container and its exec id ("" for the container's init).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ProcKey {
+    pub container: String,
+    pub exec: String,
+}
+
+impl ProcKey {
+    pub fn new(container: &str, exec: &str) -> ProcKey {
+        ProcKey {
+            container: container.to_string(),
+            exec: exec.to_string(),
+        }
+    }
+
+    /// The container's init process.
+    pub fn is_init(&self) -> bool {
+        self.exec.is_empty()
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Table {
-    /// (exec id or "" for init, pid, exit)
-    procs: Vec<(String, u32, Option<Exited>)>,
+    /// (process, pid, exit)
+    procs: Vec<(ProcKey, u32, Option<Exited>)>,
     unclaimed: VecDeque<(u32, Exited)>,
 }
 
 impl Table {
-    /// A process (init = "") whose pid is now known. Returns its exit if it already happened.
-    pub fn learn(&mut self, key: &str, pid: u32) -> Option<Exited> {
+    /// A process whose pid is now known. Returns its exit if it already happened.
+    pub fn learn(&mut self, key: &ProcKey, pid: u32) -> Option<Exited> {
         let claimed = self
             .unclaimed
             .iter()
@@ -43,12 +64,12 @@ impl Table {
             .and_then(|i| self.unclaimed.remove(i))
             .map(|(_, e)| e);
         self.procs.retain(|(k, _, _)| k != key);
-        self.procs.push((key.to_string(), pid, claimed));
+        self.procs.push((key.clone(), pid, claimed));
         claimed
     }
 
     /// A reaped pid: returns the key of the process it belonged to (first exit only).
-    pub fn exited(&mut self, pid: u32, e: Exited) -> Option<String> {
+    pub fn exited(&mut self, pid: u32, e: Exited) -> Option<ProcKey> {
         if let Some(p) = self
             .procs
             .iter_mut()
@@ -64,15 +85,20 @@ impl Table {
         None
     }
 
-    pub fn exit_of(&self, key: &str) -> Option<Exited> {
+    pub fn exit_of(&self, key: &ProcKey) -> Option<Exited> {
         self.procs
             .iter()
             .find(|(k, _, _)| k == key)
             .and_then(|p| p.2)
     }
 
-    pub fn forget(&mut self, key: &str) {
+    pub fn forget(&mut self, key: &ProcKey) {
         self.procs.retain(|(k, _, _)| k != key);
+    }
+
+    /// Drop every process of a deleted container.
+    pub fn forget_container(&mut self, container: &str) {
+        self.procs.retain(|(k, _, _)| k.container != container);
     }
 }
 
@@ -85,12 +111,16 @@ mod tests {
         at: (1, 2),
     };
 
+    fn k(c: &str, e: &str) -> ProcKey {
+        ProcKey::new(c, e)
+    }
+
     #[test]
     fn exit_after_pid_known() {
         let mut t = Table::default();
-        assert_eq!(t.learn("", 100), None);
-        assert_eq!(t.exited(100, E), Some(String::new()));
-        assert_eq!(t.exit_of(""), Some(E));
+        assert_eq!(t.learn(&k("c", ""), 100), None);
+        assert_eq!(t.exited(100, E), Some(k("c", "")));
+        assert_eq!(t.exit_of(&k("c", "")), Some(E));
         // A second exit for the same pid (reuse) is not attributed to the dead process.
         assert_eq!(
             t.exited(
@@ -102,17 +132,32 @@ mod tests {
             ),
             None
         );
-        assert_eq!(t.exit_of(""), Some(E));
+        assert_eq!(t.exit_of(&k("c", "")), Some(E));
     }
 
     #[test]
     fn exit_before_pid_known_is_not_lost() {
         let mut t = Table::default();
         assert_eq!(t.exited(200, E), None);
-        assert_eq!(t.learn("exec1", 200), Some(E));
-        assert_eq!(t.exit_of("exec1"), Some(E));
+        assert_eq!(t.learn(&k("c", "exec1"), 200), Some(E));
+        assert_eq!(t.exit_of(&k("c", "exec1")), Some(E));
         // Claimed once only.
-        assert_eq!(t.learn("exec2", 200), None);
+        assert_eq!(t.learn(&k("c", "exec2"), 200), None);
+    }
+
+    #[test]
+    fn containers_keep_their_own_processes() {
+        let mut t = Table::default();
+        t.learn(&k("pause", ""), 10);
+        t.learn(&k("app", ""), 11);
+        t.learn(&k("app", "sh"), 12);
+        assert_eq!(t.exited(11, E), Some(k("app", "")));
+        assert_eq!(t.exit_of(&k("pause", "")), None);
+        assert_eq!(t.exit_of(&k("app", "")), Some(E));
+        t.forget_container("app");
+        assert_eq!(t.exit_of(&k("app", "")), None);
+        assert_eq!(t.exited(12, E), None, "forgotten with its container");
+        assert_eq!(t.exited(10, E), Some(k("pause", "")));
     }
 
     #[test]
@@ -121,7 +166,10 @@ mod tests {
         for pid in 0..(UNCLAIMED_MAX as u32 + 10) {
             t.exited(1000 + pid, E);
         }
-        assert_eq!(t.learn("x", 1000), None, "oldest dropped");
-        assert_eq!(t.learn("y", 1000 + UNCLAIMED_MAX as u32 + 9), Some(E));
+        assert_eq!(t.learn(&k("c", "x"), 1000), None, "oldest dropped");
+        assert_eq!(
+            t.learn(&k("c", "y"), 1000 + UNCLAIMED_MAX as u32 + 9),
+            Some(E)
+        );
     }
 }

@@ -3,12 +3,13 @@
 //! saved at create) with the flags applied, or a whole process.json (`--process`), as runc does.
 
 use super::state::{Status, Store};
+use super::tty::Foreground;
 use crate::error::{Error, Result};
-use crate::spawn::exec::{CgroupJoin, ExecPlan, NsJoin};
-use crate::{logging, process};
+use crate::logging;
+use crate::spawn::exec::{CgroupJoin, ExecJoins, ExecPlan, NsJoin};
+use crate::spawn::plan::{self, ConsoleTo, Role};
 use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
 use serde_json::{json, Value};
-use std::ffi::CString;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -205,9 +206,8 @@ fn ns_file(t: LinuxNamespaceType) -> (&'static str, libc::c_int) {
 
 /// Open the init's namespaces that differ from ours: (joined by the parent, joined by the child).
 /// The child's list starts with the user namespace and ends with the mount namespace.
-fn open_namespaces(spec: &Spec, pid: i32) -> Result<(Vec<NsJoin>, Vec<NsJoin>)> {
-    let mut parent = Vec::new();
-    let mut child = Vec::new();
+fn open_namespaces(spec: &Spec, pid: i32) -> Result<ExecJoins> {
+    let mut joins = ExecJoins::default();
     let types: Vec<LinuxNamespaceType> = spec
         .linux()
         .as_ref()
@@ -238,12 +238,12 @@ fn open_namespaces(spec: &Spec, pid: i32) -> Result<(Vec<NsJoin>, Vec<NsJoin>)> 
             .map_err(|e| Error::sys(format!("open {path}"), e))?;
         let j = NsJoin { flag, name, fd };
         if matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time) {
-            parent.push(j);
+            joins.parent.push(j);
         } else {
-            child.push(j);
+            joins.child.push(j);
         }
     }
-    Ok((parent, child))
+    Ok(joins)
 }
 
 /// `--cgroup [controller:]path` → the sub-cgroup directories to join.
@@ -308,134 +308,72 @@ fn sub_cgroup_dirs(st: &super::State, specs: &[String]) -> Result<Vec<PathBuf>> 
     Ok(out)
 }
 
-fn cstrings(v: &[String], field: &str) -> Result<Vec<CString>> {
-    v.iter()
-        .enumerate()
-        .map(|(i, a)| {
-            CString::new(a.as_str())
-                .map_err(|_| Error::invalid(format!("{field}[{i}]: contains a NUL byte")))
-        })
-        .collect()
-}
-
 /// Run `hull exec`. Returns the exit code to exit with.
 pub fn exec(store: &Store, a: &ExecArgs) -> Result<i32> {
     let dir = store.open(&a.id)?;
     let st = dir.load_current()?;
+    crate::failpoint::hit("exec:after-open");
     match st.status {
         Status::Running | Status::Created => {}
         Status::Paused if a.ignore_paused => {}
-        Status::Paused => {
-            return Err(Error::State(format!(
-            "cannot exec in container {}: container is paused (use --ignore-paused to override)",
-            a.id
-        )))
-        }
-        s => {
-            return Err(Error::State(format!(
-                "cannot exec in container {}: container is {s}",
-                a.id
-            )))
-        }
+        s => return Err(Error::wrong_state(&a.id, "exec in", s)),
     }
-    let spec = super::saved_spec(&dir).ok_or_else(|| {
-        Error::State(format!(
-            "container {}: its saved config.json is missing or unreadable",
-            a.id
-        ))
-    })?;
+    let spec = super::saved_spec(&dir).ok_or_else(|| Error::missing(&a.id, "exec in", "config"))?;
     let process = build_process(spec.process().as_ref(), a)?;
-    // Scheduler, I/O priority and LSM rules exactly as for the init (crate::sched): on a host
-    // without AppArmor/SELinux a profile or label is an error, as with runc 1.1.5.
-    let mut exec_spec = spec.clone();
-    exec_spec.set_process(Some(process.clone()));
-    let extras = crate::sched::ProcessExtras::plan(&exec_spec)?;
-    let affinity = |name: &str, v: Option<&str>| -> Result<Option<Vec<usize>>> {
-        v.map(|v| {
-            crate::sched::parse_cpu_list(v)
-                .map_err(|e| Error::invalid(format!("process.execCPUAffinity.{name}: {e}")))
-        })
-        .transpose()
-    };
-    let (cpus_initial, cpus_final) = match process.exec_cpu_affinity() {
-        Some(a) => (
-            affinity("initial", a.initial().as_deref())?,
-            affinity("final", a.cpu_affinity_final().as_deref())?,
-        ),
-        None => (None, None),
-    };
-    let terminal = process.terminal().unwrap_or(false);
-    // Foreground --tty without --console-socket: hull takes the pty master and is the console.
-    let mut console_ours = None;
-    let console = match (&a.console_socket, terminal) {
-        (Some(p), true) => Some(OwnedFd::from(
-            std::os::unix::net::UnixStream::connect(p)
-                .map_err(|e| Error::io("connect --console-socket", p, e))?,
-        )),
-        (None, true) if !a.detach => {
-            let (ours, theirs) = super::tty::console_pair()?;
-            console_ours = Some(ours);
-            Some(theirs)
-        }
-        (None, true) => {
-            return Err(Error::invalid(
-                "exec --detach --tty needs --console-socket (nobody would hold the terminal)",
-            ))
-        }
-        (Some(_), false) => {
-            return Err(Error::invalid(
-                "--console-socket given without --tty (or process.terminal false)",
-            ))
-        }
-        (None, false) => None,
-    };
+    // The same planning as for the init (spawn::plan): on a host without AppArmor/SELinux a
+    // profile or label is an error, as with runc 1.1.5.
+    let linux = spec.linux().clone().unwrap_or_default();
+    let process_plan = plan::process_plan(
+        &process,
+        &linux,
+        Role::Exec,
+        Some(&a.id),
+        &plan::Host::current(),
+    )?;
+    for w in &process_plan.warnings {
+        logging::warn(w);
+    }
     if a.preserve_fds < 0 {
         return Err(Error::invalid("--preserve-fds must not be negative"));
     }
-    let (parent_joins, child_joins) = open_namespaces(&spec, st.pid)?;
+    let console_to = plan::console_to(
+        Role::Exec,
+        process_plan.terminal,
+        a.console_socket.is_some(),
+        !a.detach,
+    )?;
+    // Foreground: signals are forwarded; with --tty and no --console-socket hull takes the pty
+    // master and is the console.
+    let (fg, theirs) = match a.detach {
+        true => (None, None),
+        false => {
+            let (fg, theirs) = Foreground::begin(console_to == ConsoleTo::Foreground)?;
+            (Some(fg), theirs)
+        }
+    };
+    let console = match console_to {
+        ConsoleTo::Socket => {
+            let p = a.console_socket.as_ref().expect("console_to: a socket");
+            Some(OwnedFd::from(
+                std::os::unix::net::UnixStream::connect(p)
+                    .map_err(|e| Error::io("connect --console-socket", p, e))?,
+            ))
+        }
+        ConsoleTo::Foreground => theirs,
+        ConsoleTo::None => None,
+    };
+    let joins = open_namespaces(&spec, st.pid)?;
     // The fds are open: make sure they belong to the init we recorded, not a reused pid.
     if !super::state::process_alive(st.pid, st.start_time) {
-        return Err(Error::State(format!(
-            "cannot exec in container {}: container is stopped",
-            a.id
-        )));
+        return Err(Error::wrong_state(&a.id, "exec in", Status::Stopped));
     }
     let cg = super::cgroup_of(&st);
     let sub_dirs = sub_cgroup_dirs(&st, &a.cgroups)?;
-    let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
-        None => None,
-        Some(sc) => Some(hull_seccomp::compile(sc)?),
-    };
-    let can_raise = caps::has_cap(
-        None,
-        caps::CapSet::Effective,
-        caps::Capability::CAP_SYS_RESOURCE,
-    )
-    .unwrap_or(false);
-    let user = process.user();
-    let args = process.args().clone().unwrap_or_default();
-    let env_strings = process.env().clone().unwrap_or_default();
     let mut plan = ExecPlan {
-        parent_joins,
-        child_joins,
-        rlimits: process::rlimit_plan(&process, can_raise)?,
-        caps: process::cap_plan(&process, &process::held_caps()),
-        uid: user.uid(),
-        gid: user.gid(),
-        groups: user.additional_gids().clone().unwrap_or_default(),
-        umask: Some(user.umask().unwrap_or(0o022)),
-        nnp: process.no_new_privileges().unwrap_or(false),
-        args: cstrings(&args, "args")?,
-        env: cstrings(&env_strings, "env")?,
-        env_strings,
-        cwd: process.cwd().to_string_lossy().into_owned(),
+        process: process_plan,
+        joins,
         console,
         preserve_fds: a.preserve_fds,
-        oom_score_adj: process.oom_score_adj(),
-        keyring: CString::new(a.id.as_str()).ok(),
-        seccomp,
-        extras,
-        cpus_final,
         close_in_child: vec![dir.lock_fd()],
     };
     let mut dir = Some(dir);
@@ -445,7 +383,7 @@ pub fn exec(store: &Store, a: &ExecArgs) -> Result<i32> {
         plan.close_in_child.clear();
         dir = None;
     }
-    let listener = plan.seccomp.as_ref().and_then(|c| {
+    let listener = plan.process.seccomp.as_ref().and_then(|c| {
         c.listener_path()
             .map(|p| (p.to_path_buf(), c.listener_metadata().to_string()))
     });
@@ -465,30 +403,18 @@ pub fn exec(store: &Store, a: &ExecArgs) -> Result<i32> {
         )?;
         Ok(())
     };
-    if let Some(cpus) = &cpus_initial {
+    if let Some(cpus) = &plan.process.cpu_affinity.initial {
         // execCPUAffinity.initial: the affinity the process has before it joins the cgroup.
         crate::sched::apply_cpu_affinity(cpus)?;
     }
-    let mask = if a.detach {
-        None
-    } else {
-        Some(block_signals())
-    };
     let join = CgroupJoin {
         manager: cg.as_deref(),
         clone_into: cg.as_ref().and_then(|m| m.open_dir_fd()),
         sub_dirs,
     };
-    let pid = match crate::spawn::exec::spawn(&plan, join, &mut on_seccomp) {
-        Ok(p) => p,
-        Err(e) => {
-            if let Some(m) = mask {
-                restore_signals(&m);
-            }
-            return Err(e);
-        }
-    };
+    let pid = crate::spawn::exec::spawn(&plan, join, &mut on_seccomp)?;
     drop(plan);
+    crate::failpoint::hit("exec:after-spawn");
     // The process runs: other commands on this container may proceed while we wait.
     drop(dir);
     if let Some(p) = &a.pid_file {
@@ -499,30 +425,10 @@ pub fn exec(store: &Store, a: &ExecArgs) -> Result<i32> {
             return Err(e);
         }
     }
-    let Some(mask) = mask else {
+    let Some(fg) = fg else {
         return Ok(0);
     };
-    let master = console_ours.as_ref().and_then(super::tty::take_master);
-    drop(console_ours);
-    let code = super::run::forward_and_wait(pid, master);
-    restore_signals(&mask);
-    code
-}
-
-fn block_signals() -> libc::sigset_t {
-    // SAFETY: sigset manipulation on locals and sigprocmask with valid pointers.
-    unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        let mut old: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::sigprocmask(libc::SIG_BLOCK, &all, &mut old);
-        old
-    }
-}
-
-fn restore_signals(old: &libc::sigset_t) {
-    // SAFETY: restoring a previously saved mask.
-    unsafe { libc::sigprocmask(libc::SIG_SETMASK, old, std::ptr::null_mut()) };
+    fg.wait(pid)
 }
 
 #[cfg(test)]

@@ -3,16 +3,19 @@
 //! ```text
 //!  hull exec (parent)                                     exec'd process (child)
 //!  ──────────────────                                     ──────────────────────
-//!  open /proc/<init>/ns/*, compile seccomp, block signals
+//!  plan::process_plan (as for the init: one ProcessPlan)
+//!  open /proc/<init>/ns/*, block signals
 //!  setns(pid), setns(time): only our *children* are born there
 //!  PR_SET_DUMPABLE 0 (inherited by the child)
 //!  clone3 [CLONE_INTO_CGROUP on v2] ─────────────────▶    born in the container's pid ns + cgroup
 //!  [v1] write pid into every hierarchy (+ --cgroup sub-cgroups)
 //!        ── SetupDone ──────────────────────────────▶     setns user, then ipc uts net cgroup mnt
-//!                                                         console, rlimits, scheduler, cwd, exec lookup,
+//!                                                         steps::prepare, as the init: console,
+//!                                                         oomScoreAdj, rlimits, scheduler, LSM,
+//!                                                         exec lookup,
 //!        ◀──────────────────────────── SeccompFd ──       [NOTIFY] seccomp early
-//!                                                         HOME, bounding, user, caps, nnp, umask,
-//!                                                         seccomp, execve
+//!                                                         HOME, bounding, user, caps, cwd, fds;
+//!                                                         steps::exec: nnp, umask, seccomp, execve
 //!        ◀──────────────────── EOF (CLOEXEC socket)       exec succeeded
 //!  at any step:  ◀──────────────────── Error{step, msg}   the child exits 1, the parent reports
 //! ```
@@ -22,14 +25,12 @@
 //! until execve, so no container process can open `/proc/<pid>/exe` (the hull binary) or its fds
 //! while it is visible in the container's pid namespace (CVE-2019-5736).
 
-use super::child;
+use super::plan::ProcessPlan;
 use super::proto::{self, Msg};
+use super::steps::{self, step};
 use crate::error::{Error, Result};
-use crate::process::{self, CapPlan, Rlimit};
-use crate::sys;
 use nix::errno::Errno;
 use std::convert::Infallible;
-use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 
@@ -40,32 +41,23 @@ pub struct NsJoin {
     pub fd: OwnedFd,
 }
 
-/// Everything the exec'd process needs, decided in the parent.
+/// The init's namespaces that differ from ours, opened from /proc/<init>/ns.
+#[derive(Default)]
+pub struct ExecJoins {
+    /// Joined by the parent (they affect its children only): pid and time.
+    pub parent: Vec<NsJoin>,
+    /// Joined by the child, user first, mount last.
+    pub child: Vec<NsJoin>,
+}
+
+/// The exec'd process: the same [`ProcessPlan`] as an init, and the namespaces it joins instead
+/// of creating them (no rootfs, no hooks: the container has them already).
 pub struct ExecPlan {
-    /// Joined by the parent (affect its children only): pid and time.
-    pub parent_joins: Vec<NsJoin>,
-    /// Joined by the child, user first.
-    pub child_joins: Vec<NsJoin>,
-    pub rlimits: Vec<Rlimit>,
-    pub caps: Option<CapPlan>,
-    pub uid: u32,
-    pub gid: u32,
-    pub groups: Vec<u32>,
-    pub umask: Option<u32>,
-    pub nnp: bool,
-    pub args: Vec<CString>,
-    pub env: Vec<CString>,
-    pub env_strings: Vec<String>,
-    pub cwd: String,
+    pub process: ProcessPlan,
+    pub joins: ExecJoins,
+    /// Where the pty master goes (`--tty`).
     pub console: Option<OwnedFd>,
     pub preserve_fds: i32,
-    pub oom_score_adj: Option<i32>,
-    pub keyring: Option<CString>,
-    pub seccomp: Option<hull_seccomp::Compiled>,
-    /// Scheduler, I/O priority, AppArmor profile (as for the init).
-    pub extras: crate::sched::ProcessExtras,
-    /// execCPUAffinity.final: applied once the process is in the container's cgroup.
-    pub cpus_final: Option<Vec<usize>>,
     /// Fds of the parent the child closes first (the state-dir lock).
     pub close_in_child: Vec<RawFd>,
 }
@@ -83,7 +75,7 @@ pub type OnSeccomp<'a> = &'a mut dyn FnMut(i32, OwnedFd) -> Result<()>;
 
 /// Start the process. Returns its pid (in hull's pid namespace) once it has exec'd.
 pub fn spawn(plan: &ExecPlan, cg: CgroupJoin, on_seccomp: OnSeccomp) -> Result<i32> {
-    for j in &plan.parent_joins {
+    for j in &plan.joins.parent {
         nix::sched::setns(
             j.fd.as_fd(),
             nix::sched::CloneFlags::from_bits_retain(j.flag),
@@ -157,39 +149,17 @@ pub fn spawn(plan: &ExecPlan, cg: CgroupJoin, on_seccomp: OnSeccomp) -> Result<i
     }
 }
 
-thread_local! {
-    static STEP: std::cell::Cell<&'static str> = const { std::cell::Cell::new("init") };
-}
-
-fn step(name: &'static str) {
-    STEP.with(|s| s.set(name));
-}
-
 fn child_main(plan: &ExecPlan, sock: OwnedFd) -> ! {
     let err = match child_run(plan, sock.as_fd()) {
         Ok(never) => match never {},
         Err(e) => e,
     };
-    let (step, msg) = match err {
-        Error::Child { step, msg } => (step, msg),
-        other => (STEP.with(|s| s.get()).to_string(), other.to_string()),
-    };
-    let _ = proto::send(sock.as_fd(), &Msg::Error { step, msg });
-    // SAFETY: _exit never returns and skips the parent image's atexit handlers.
-    unsafe { libc::_exit(1) }
+    steps::fail(sock.as_fd(), err)
 }
 
 fn child_run(plan: &ExecPlan, sock: BorrowedFd) -> Result<Infallible> {
-    for &fd in &plan.close_in_child {
-        // SAFETY: closing an inherited copy of a parent fd we never use.
-        unsafe { libc::close(fd) };
-    }
     // Already non-dumpable (inherited); say it again so no change above can undo it.
-    // SAFETY: prctl with integer arguments.
-    unsafe {
-        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
-    }
+    steps::prologue(&plan.close_in_child);
     step("cgroup");
     match proto::recv(sock).map_err(|e| Error::sys("recv from parent", e))? {
         Some(Msg::SetupDone) => {}
@@ -200,124 +170,25 @@ fn child_run(plan: &ExecPlan, sock: BorrowedFd) -> Result<Infallible> {
             )))
         }
     }
-    if let Some(cpus) = &plan.cpus_final {
+    if let Some(cpus) = &plan.process.cpu_affinity.last {
         step("execCPUAffinity");
         crate::sched::apply_cpu_affinity(cpus)?;
     }
     step("namespaces");
-    for j in &plan.child_joins {
+    for j in &plan.joins.child {
         nix::sched::setns(
             j.fd.as_fd(),
             nix::sched::CloneFlags::from_bits_retain(j.flag),
         )
         .map_err(|e| Error::sys(format!("setns {} namespace of the container", j.name), e))?;
     }
-    if let Some(name) = &plan.keyring {
-        step("keyring");
-        // SAFETY: keyctl(KEYCTL_JOIN_SESSION_KEYRING, name) with a valid C string.
-        let rc = unsafe { libc::syscall(libc::SYS_keyctl, 1, name.as_ptr()) };
-        if rc < 0 && !matches!(Errno::last(), Errno::ENOSYS | Errno::EPERM | Errno::EACCES) {
-            return Err(Error::sys("join session keyring", Errno::last()));
-        }
-    }
-    if let Some(console) = &plan.console {
-        step("console");
-        setup_console(console.as_fd())?;
-    }
-    if let Some(adj) = plan.oom_score_adj {
-        step("oomScoreAdj");
-        sys::write_file("/proc/self/oom_score_adj", adj.to_string().as_bytes())
-            .map_err(|e| Error::invalid(format!("process.oomScoreAdj {adj}: {e}")))?;
-    }
-    step("rlimits");
-    process::apply_rlimits(&plan.rlimits)?;
-    step("scheduler");
-    plan.extras.apply()?;
-    step("cwd");
-    nix::unistd::chdir(plan.cwd.as_str())
-        .map_err(|e| Error::sys(format!("chdir to cwd {}", plan.cwd), e))?;
-    step("exec lookup");
-    let exe = process::find_executable(&plan.args[0].to_string_lossy(), &plan.env_strings)?;
-    child::install_early_seccomp(plan.seccomp.as_ref(), plan.nnp, sock, step)?;
-    step("user");
-    // As runc's setupUser: no HOME → the user's home in the container's /etc/passwd (the mount
-    // namespace is joined: "/" is the container's root).
-    let home_env = process::env_with_home(&plan.env_strings, plan.uid)?;
-    let env = home_env.as_ref().unwrap_or(&plan.env);
-    child::become_user(plan.caps.as_ref(), plan.uid, plan.gid, &plan.groups, step)?;
-    step("cwd");
-    // Again as the target user: a cwd it may not enter is an error, as for the init.
-    nix::unistd::chdir(plan.cwd.as_str())
-        .map_err(|e| Error::sys(format!("chdir to cwd {}", plan.cwd), e))?;
-    step("fds");
-    child::close_on_exec_above(plan.preserve_fds);
-    step("exec");
-    if plan.nnp {
-        // SAFETY: prctl with integer arguments.
-        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-            return Err(Error::sys("set no_new_privs", Errno::last()));
-        }
-    }
-    // SAFETY: sigset manipulation on a local, then sigprocmask/signal/umask/prctl with valid args.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-        if let Some(m) = plan.umask {
-            libc::umask(m as libc::mode_t);
-        }
-        // From here the process belongs to the container: hull exec's death must not kill it.
-        libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0);
-    }
-    step("apparmor");
-    plan.extras.apply_lsm()?;
-    if let Some(sc) = &plan.seccomp {
-        if plan.nnp && !sc.uses_notify() {
-            step("seccomp");
-            sc.install()?;
-        }
-    }
-    let e = nix::unistd::execve(&exe, &plan.args, env).unwrap_err();
-    Err(Error::sys(
-        format!("exec {}", plan.args[0].to_string_lossy()),
-        e,
-    ))
-}
-
-/// Open a pty in the container's devpts, send the master to --console-socket, and make the
-/// slave our stdio and controlling terminal.
-fn setup_console(console: BorrowedFd) -> Result<()> {
-    let ptmx = sys::open_path(c"/dev/ptmx", libc::O_RDWR | libc::O_NOCTTY)
-        .map_err(|e| Error::sys("open /dev/ptmx", e))?;
-    let mut name = [0 as libc::c_char; 128];
-    // SAFETY: unlockpt/ptsname_r on a valid pty master fd, into a sized buffer.
-    unsafe {
-        if libc::unlockpt(ptmx.as_raw_fd()) != 0 {
-            return Err(Error::sys("unlockpt", Errno::last()));
-        }
-        if libc::ptsname_r(ptmx.as_raw_fd(), name.as_mut_ptr(), name.len()) != 0 {
-            return Err(Error::sys("ptsname", Errno::last()));
-        }
-    }
-    // SAFETY: ptsname_r NUL-terminated the buffer.
-    let pts = unsafe { std::ffi::CStr::from_ptr(name.as_ptr()) }.to_owned();
-    let slave = sys::open_path(&pts, libc::O_RDWR | libc::O_NOCTTY)
-        .map_err(|e| Error::sys(format!("open {}", pts.to_string_lossy()), e))?;
-    proto::send_fd(console, pts.to_bytes(), ptmx.as_fd())
-        .map_err(|e| Error::sys("send pty master to --console-socket", e))?;
-    drop(ptmx);
-    // SAFETY: setsid, then stdio onto the pty slave and make it the controlling terminal.
-    unsafe {
-        libc::setsid();
-        for fd in 0..3 {
-            if libc::dup2(slave.as_raw_fd(), fd) < 0 {
-                return Err(Error::sys("dup2 pty slave", Errno::last()));
-            }
-        }
-        if libc::ioctl(0, libc::TIOCSCTTY, 0) != 0 {
-            return Err(Error::sys("TIOCSCTTY", Errno::last()));
-        }
-    }
-    Ok(())
+    steps::join_keyring(&plan.process)?;
+    let console = plan.console.as_ref().map(|c| steps::Console {
+        socket: c.as_fd(),
+        dev_console: false,
+    });
+    let prepared = steps::prepare(&plan.process, console, plan.preserve_fds, sock)?;
+    // From here the process belongs to the container: hull exec's death must not kill it.
+    steps::detach_from_parent();
+    steps::exec(prepared)
 }

@@ -2,7 +2,9 @@
 //!
 //! `hull create` is single-threaded, so the child of clone3 may allocate freely (there is no other
 //! thread whose locks it could inherit). Everything costly is decided in the parent first — the
-//! config is turned into a [`Plan`] of plain data — and the child only carries it out.
+//! config is turned into plain data by the pure functions of [`plan`] — one [`plan::ProcessPlan`]
+//! for the init and for `exec` — and the child only carries it out: `child` (what only the init
+//! does: namespaces, rootfs), `exec` (what only `exec` does: join), `steps` (the process, shared).
 //!
 //! Fast path (no namespace joined by path): one clone3 with every new-namespace flag.
 //! Slow path (some namespace joined by path, or time offsets): clone3 without namespace flags; the
@@ -12,18 +14,17 @@
 
 pub mod child;
 pub mod exec;
+pub mod plan;
 pub mod proto;
+pub mod steps;
 
 use crate::error::{Error, Result};
-use crate::process::{CapPlan, Rlimit};
-use crate::rootfs::devices::DeviceNode;
 use crate::spec::Bundle;
 use crate::sys;
 use nix::errno::Errno;
-use oci_spec::runtime::{Hook, LinuxNamespaceType, Mount};
+use plan::{ConsoleTo, NamespacePlan, ProcessPlan, Role, RootfsPlan};
 use proto::Msg;
-use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 
 /// A namespace to join: the clone flag, an fd opened on its path in the parent, and the path.
@@ -33,304 +34,112 @@ pub struct Join {
     pub path: PathBuf,
 }
 
-/// Everything the child needs, decided before clone.
-pub struct Plan {
-    pub rootfs: PathBuf,
-    pub new_ns_flags: u64,
+/// The container init: its process (as for `exec`), plus what only the init has — the
+/// namespaces it creates or joins, its rootfs, hostname, sysctls, hooks — and the fds opened for
+/// it. Built by [`plan`]: the pure [`plan::init_spec`], then the fds.
+pub struct InitPlan {
+    pub process: ProcessPlan,
+    pub namespaces: NamespacePlan,
+    /// `namespaces.joins`, opened (same order).
     pub joins: Vec<Join>,
-    pub new_user: bool,
-    pub uid_map: String,
-    pub gid_map: String,
-    pub time_offsets: Option<String>,
-    pub mounts: Vec<Mount>,
-    pub devices: Vec<DeviceNode>,
-    pub has_devpts: bool,
-    pub no_pivot: bool,
-    pub root_propagation: libc::c_ulong,
-    pub rootfs_propagation: Option<libc::c_ulong>,
-    pub readonly_root: bool,
-    pub masked: Vec<String>,
-    pub readonly: Vec<String>,
+    pub rootfs: RootfsPlan,
     pub hostname: Option<String>,
     pub domainname: Option<String>,
     pub sysctl: Vec<(String, String)>,
-    pub oom_score_adj: Option<i32>,
-    pub rlimits: Vec<Rlimit>,
-    pub caps: Option<CapPlan>,
-    pub uid: u32,
-    pub gid: u32,
-    pub groups: Vec<u32>,
-    pub umask: u32,
-    pub nnp: bool,
-    pub args: Vec<CString>,
-    pub env: Vec<CString>,
-    pub env_strings: Vec<String>,
-    pub cwd: String,
-    pub terminal: bool,
+    pub hooks: plan::HookPlan,
+    /// Where the pty master goes (`process.terminal`).
     pub console: Option<OwnedFd>,
     pub exec_fifo: OwnedFd,
-    pub runtime_hooks: bool,
-    pub container_hooks: Vec<Hook>,
-    pub start_hooks: Vec<Hook>,
     pub preserve_fds: i32,
-    pub new_keyring: Option<CString>,
-    pub personality: Option<libc::c_ulong>,
     /// Fds of the parent the child must close first (the state-dir lock).
     pub close_in_child: Vec<RawFd>,
-    /// The compiled seccomp program (compiled here, in the parent; the child only installs it).
-    pub seccomp: Option<hull_seccomp::Compiled>,
     /// A new cgroup namespace must wait until the init joined its cgroup (no CLONE_INTO_CGROUP).
     pub defer_cgroupns: std::cell::Cell<bool>,
-    /// Scheduler, I/O priority, LSM profile (see `crate::sched`).
-    pub extras: crate::sched::ProcessExtras,
     /// Idmapped bind mounts, prepared here as detached trees by mount index (see `crate::rootfs::idmap`).
     pub idmap_trees: Vec<(usize, OwnedFd)>,
-}
-
-fn ns_flag(t: LinuxNamespaceType) -> libc::c_int {
-    match t {
-        LinuxNamespaceType::Mount => libc::CLONE_NEWNS,
-        LinuxNamespaceType::Cgroup => libc::CLONE_NEWCGROUP,
-        LinuxNamespaceType::Uts => libc::CLONE_NEWUTS,
-        LinuxNamespaceType::Ipc => libc::CLONE_NEWIPC,
-        LinuxNamespaceType::User => libc::CLONE_NEWUSER,
-        LinuxNamespaceType::Pid => libc::CLONE_NEWPID,
-        LinuxNamespaceType::Network => libc::CLONE_NEWNET,
-        LinuxNamespaceType::Time => 0x80, // CLONE_NEWTIME
-    }
-}
-
-fn id_map(maps: &[oci_spec::runtime::LinuxIdMapping]) -> String {
-    maps.iter()
-        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
-        .collect()
 }
 
 pub struct CreateOpts {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: i32,
+    /// Socket activation: the first `listen_fds` of the preserved fds are LISTEN_FDS.
+    pub listen_fds: i32,
     pub console_socket: Option<PathBuf>,
     /// A connected socket to send the pty master over (foreground `hull run` with a terminal).
     pub console_fd: Option<OwnedFd>,
     pub container_id: String,
 }
 
-/// Turn a validated bundle into a plan. Opens namespace paths, the console socket and the exec fifo.
-pub fn plan(b: &Bundle, opts: &CreateOpts, exec_fifo: OwnedFd) -> Result<Plan> {
-    let spec = &b.spec;
-    let process = spec.process().as_ref().expect("validated");
-    let linux = spec.linux().clone().unwrap_or_default();
-    let mut new_ns_flags = 0u64;
-    let mut joins = Vec::new();
-    let mut new_user = false;
-    let mut has_mnt = false;
-    let mut time_new = false;
-    for ns in linux.namespaces().iter().flatten() {
-        let flag = ns_flag(ns.typ());
-        if ns.typ() == LinuxNamespaceType::Mount {
-            has_mnt = true;
-        }
-        match ns.path() {
-            None => {
-                if ns.typ() == LinuxNamespaceType::User {
-                    new_user = true;
-                }
-                if ns.typ() == LinuxNamespaceType::Time {
-                    time_new = true;
-                }
-                new_ns_flags |= flag as u64;
-            }
-            Some(p) => {
-                let fd = sys::open_path(&sys::cstr(&p.to_string_lossy())?, libc::O_RDONLY)
-                    .map_err(|e| {
-                        Error::invalid(format!(
-                            "linux.namespaces: {} namespace path {}: {e}",
-                            ns.typ(),
-                            p.display()
-                        ))
-                    })?;
-                joins.push(Join {
-                    flag,
-                    fd,
-                    path: p.clone(),
-                });
-            }
-        }
-    }
-    if !has_mnt {
-        return Err(Error::invalid(
-            "linux.namespaces: a mount namespace is required (hull does not set up a rootfs in the host's mount namespace)",
-        ));
-    }
-    let time_offsets = if let Some(offs) = linux.time_offsets() {
-        if !time_new {
-            return Err(Error::invalid(
-                "linux.timeOffsets: requires a new time namespace",
-            ));
-        }
-        let mut s = String::new();
-        for (clock, o) in offs {
-            let name = match clock.as_str() {
-                "monotonic" => "monotonic",
-                "boottime" => "boottime",
-                other => {
-                    return Err(Error::invalid(format!(
-                        "linux.timeOffsets: unknown clock {other:?} (monotonic or boottime)"
-                    )))
-                }
-            };
-            s.push_str(&format!(
-                "{name} {} {}\n",
-                o.secs().unwrap_or(0),
-                o.nanosecs().unwrap_or(0)
-            ));
-        }
-        Some(s)
-    } else {
-        None
+/// Turn a validated bundle into a plan ([`plan::init_spec`], pure), then open what it names:
+/// namespace paths, the console socket, the idmapped mount trees. The exec fifo is given.
+pub fn plan(b: &Bundle, opts: &CreateOpts, exec_fifo: OwnedFd) -> Result<InitPlan> {
+    let host = plan::Host::current();
+    let init_opts = plan::InitOpts {
+        no_pivot: opts.no_pivot,
+        keyring: (!opts.no_new_keyring).then_some(opts.container_id.as_str()),
+        listen_fds: opts.listen_fds,
     };
-    let mounts = spec.mounts().clone().unwrap_or_default();
+    let spec = plan::init_spec(&b.spec, &b.rootfs, &init_opts, &host)?;
+    for w in &spec.process.warnings {
+        crate::logging::warn(w);
+    }
+    if let Some(sc) = &spec.process.seccomp {
+        for w in sc.warnings() {
+            crate::logging::warn(&format!("linux.seccomp: {w}"));
+        }
+    }
+    let console_to = plan::console_to(
+        Role::Init,
+        spec.process.terminal,
+        opts.console_socket.is_some(),
+        opts.console_fd.is_some(),
+    )?;
+    let console = match (console_to, &opts.console_socket, &opts.console_fd) {
+        (ConsoleTo::Socket, Some(p), _) => Some(connect_console(p)?),
+        (ConsoleTo::Foreground, _, Some(f)) => Some(
+            f.try_clone()
+                .map_err(|e| Error::io("dup console fd", "", e))?,
+        ),
+        _ => None,
+    };
+    let mut joins = Vec::with_capacity(spec.namespaces.joins.len());
+    for j in &spec.namespaces.joins {
+        let fd = sys::open_path(&sys::cstr(&j.path.to_string_lossy())?, libc::O_RDONLY).map_err(
+            |e| {
+                Error::invalid(format!(
+                    "linux.namespaces: {} namespace path {}: {e}",
+                    j.typ,
+                    j.path.display()
+                ))
+            },
+        )?;
+        joins.push(Join {
+            flag: j.flag,
+            fd,
+            path: j.path.clone(),
+        });
+    }
+    let linux = b.spec.linux().clone().unwrap_or_default();
     let idmap_trees = crate::rootfs::idmap::prepare(
-        &mounts,
+        &spec.rootfs.mounts,
         linux.uid_mappings().as_deref().unwrap_or(&[]),
         linux.gid_mappings().as_deref().unwrap_or(&[]),
     )?;
-    let has_devpts = mounts.iter().any(|m| {
-        m.destination() == std::path::Path::new("/dev/pts") && m.typ().as_deref() == Some("devpts")
-    });
-    let devices = crate::rootfs::devices::plan(linux.devices().as_deref().unwrap_or(&[]))?;
-    let rootfs_propagation = match linux.rootfs_propagation().as_deref() {
-        None | Some("") => None,
-        Some(p) => Some(crate::rootfs::propagation_flag(p).ok_or_else(|| {
-            Error::invalid(format!("linux.rootfsPropagation: unknown value {p:?}"))
-        })?),
-    };
-    let mut sysctl: Vec<(String, String)> = linux
-        .sysctl()
-        .clone()
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
-    sysctl.sort();
-    let held = crate::process::held_caps();
-    let can_raise = caps::has_cap(
-        None,
-        caps::CapSet::Effective,
-        caps::Capability::CAP_SYS_RESOURCE,
-    )
-    .unwrap_or(false);
-    let user = process.user();
-    let args = process
-        .args()
-        .as_deref()
-        .unwrap_or(&[])
-        .iter()
-        .enumerate()
-        .map(|(i, a)| {
-            CString::new(a.as_str())
-                .map_err(|_| Error::invalid(format!("process.args[{i}]: contains a NUL byte")))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let env_strings = process.env().clone().unwrap_or_default();
-    let env = env_strings
-        .iter()
-        .enumerate()
-        .map(|(i, a)| {
-            CString::new(a.as_str())
-                .map_err(|_| Error::invalid(format!("process.env[{i}]: contains a NUL byte")))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let terminal = process.terminal().unwrap_or(false);
-    let console =
-        match (&opts.console_socket, terminal) {
-            (Some(p), true) => Some(connect_console(p)?),
-            (None, true) if opts.console_fd.is_some() => opts
-                .console_fd
-                .as_ref()
-                .map(|f| f.try_clone())
-                .transpose()
-                .map_err(|e| Error::io("dup console fd", "", e))?,
-            (None, true) => return Err(Error::invalid(
-                "process.terminal: true needs --console-socket (or `hull run` in the foreground)",
-            )),
-            (Some(_), false) => {
-                return Err(Error::invalid(
-                    "--console-socket given but process.terminal is false",
-                ))
-            }
-            (None, false) => None,
-        };
-    let extras = crate::sched::ProcessExtras::plan(spec)?;
-    let personality = linux.personality().as_ref().map(|p| match p.domain() {
-        oci_spec::runtime::LinuxPersonalityDomain::PerLinux => 0x0000,
-        oci_spec::runtime::LinuxPersonalityDomain::PerLinux32 => 0x0008,
-    });
-    let no_new_keyring = opts.no_new_keyring;
-    let seccomp = match linux.seccomp() {
-        None => None,
-        Some(sc) => {
-            let c = hull_seccomp::compile(sc)?;
-            for w in c.warnings() {
-                crate::logging::warn(&format!("linux.seccomp: {w}"));
-            }
-            Some(c)
-        }
-    };
-    Ok(Plan {
-        rootfs: b.rootfs.clone(),
-        new_ns_flags,
+    Ok(InitPlan {
+        process: spec.process,
+        namespaces: spec.namespaces,
         joins,
-        new_user,
-        uid_map: id_map(linux.uid_mappings().as_deref().unwrap_or(&[])),
-        gid_map: id_map(linux.gid_mappings().as_deref().unwrap_or(&[])),
-        time_offsets,
-        mounts,
-        devices,
-        has_devpts,
-        no_pivot: opts.no_pivot,
-        root_propagation: rootfs_propagation.unwrap_or(libc::MS_SLAVE | libc::MS_REC),
-        rootfs_propagation,
-        readonly_root: spec
-            .root()
-            .as_ref()
-            .and_then(|r| r.readonly())
-            .unwrap_or(false),
-        masked: linux.masked_paths().clone().unwrap_or_default(),
-        readonly: linux.readonly_paths().clone().unwrap_or_default(),
-        hostname: spec.hostname().clone(),
-        domainname: spec.domainname().clone(),
-        sysctl,
-        oom_score_adj: process.oom_score_adj(),
-        rlimits: crate::process::rlimit_plan(process, can_raise)?,
-        caps: crate::process::cap_plan(process, &held),
-        uid: user.uid(),
-        gid: user.gid(),
-        groups: user.additional_gids().clone().unwrap_or_default(),
-        umask: user.umask().unwrap_or(0o022),
-        nnp: process.no_new_privileges().unwrap_or(false),
-        args,
-        env,
-        env_strings,
-        cwd: process.cwd().to_string_lossy().to_string(),
-        terminal,
+        rootfs: spec.rootfs,
+        hostname: spec.hostname,
+        domainname: spec.domainname,
+        sysctl: spec.sysctl,
+        hooks: spec.hooks,
         console,
         exec_fifo,
-        runtime_hooks: !crate::hooks::of(spec, "prestart").is_empty()
-            || !crate::hooks::of(spec, "createRuntime").is_empty(),
-        container_hooks: crate::hooks::of(spec, "createContainer"),
-        start_hooks: crate::hooks::of(spec, "startContainer"),
         preserve_fds: opts.preserve_fds,
-        new_keyring: if no_new_keyring {
-            None
-        } else {
-            CString::new(opts.container_id.as_str()).ok()
-        },
-        personality,
         close_in_child: Vec::new(),
-        seccomp,
         defer_cgroupns: std::cell::Cell::new(false),
-        extras,
         idmap_trees,
     })
 }
@@ -456,15 +265,16 @@ fn send_setup_done(sock: BorrowedFd) -> Result<()> {
 /// Spawn the container init. `on_runtime_hooks(pid)` runs prestart/createRuntime hooks and
 /// returns the state JSON the container hooks get.
 pub fn spawn(
-    plan: &Plan,
+    plan: &InitPlan,
     cgroup_fd: Option<RawFd>,
     on_pid: &mut dyn FnMut(i32) -> Result<()>,
     on_runtime_hooks: RuntimeHooks,
     on_seccomp: SeccompListener,
 ) -> Result<Spawned> {
     let (parent_sock, child_sock) = socketpair()?;
-    let fast = plan.joins.is_empty() && plan.time_offsets.is_none();
-    let mut flags = if fast { plan.new_ns_flags } else { 0 };
+    let ns = &plan.namespaces;
+    let fast = ns.fast();
+    let mut flags = if fast { ns.new_flags } else { 0 };
     let strip = |f: u64| f & !(libc::CLONE_NEWCGROUP as u64);
     if plan.defer_cgroupns.get() {
         flags = strip(flags);
@@ -487,7 +297,7 @@ pub fn spawn(
     };
     if pid == 0 {
         drop(parent_sock);
-        child::main(plan, child_sock, fast);
+        child::main(plan, child_sock);
     }
     drop(child_sock);
     let mut guard = ChildGuard {
@@ -497,8 +307,8 @@ pub fn spawn(
     let sock = parent_sock.as_fd();
     let mut init_pid = pid;
     if fast {
-        if plan.new_user {
-            write_maps(pid, plan)?;
+        if ns.new_user {
+            write_maps(pid, ns)?;
         }
         on_pid(pid)?;
         send_setup_done(sock)?;
@@ -524,8 +334,8 @@ pub fn spawn(
             Some(Msg::Error { step, msg }) => {
                 return Err(Error::Child { step, msg });
             }
-            Some(Msg::MapRequest) if !fast && plan.new_user => {
-                write_maps(pid, plan)?;
+            Some(Msg::MapRequest) if !fast && ns.new_user => {
+                write_maps(pid, ns)?;
                 proto::send(sock, &Msg::MapsDone).map_err(|e| Error::sys("send MapsDone", e))?;
             }
             Some(Msg::Pid(p)) if !fast && !sent_pid => {
@@ -539,7 +349,7 @@ pub fn spawn(
                 on_pid(p)?;
                 send_setup_done(sock)?;
             }
-            Some(Msg::CreateRuntime) if plan.runtime_hooks && sent_pid => {
+            Some(Msg::CreateRuntime) if plan.hooks.runtime && sent_pid => {
                 let state = on_runtime_hooks(init_pid)?;
                 proto::send(sock, &Msg::HooksDone(state))
                     .map_err(|e| Error::sys("send HooksDone", e))?;
@@ -575,7 +385,7 @@ pub(crate) fn socketpair() -> Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
-fn write_maps(pid: i32, plan: &Plan) -> Result<()> {
+fn write_maps(pid: i32, plan: &NamespacePlan) -> Result<()> {
     if !plan.gid_map.is_empty() {
         sys::write_file(&format!("/proc/{pid}/gid_map"), plan.gid_map.as_bytes())
             .map_err(|e| Error::invalid(format!("linux.gidMappings: {e}")))?;
@@ -612,9 +422,4 @@ pub fn exit_code(status: i32) -> i32 {
     } else {
         255
     }
-}
-
-#[allow(dead_code)]
-fn raw(fd: &OwnedFd) -> RawFd {
-    fd.as_raw_fd()
 }
