@@ -70,6 +70,7 @@ unit:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	python3 scripts/mod-cycles.py runtime/src 2
 
 fmt:
 	$(CARGO) fmt --all

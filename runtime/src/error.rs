@@ -2,7 +2,7 @@
 //! callers match on the variant (the kind), never on the message text. The messages themselves
 //! keep runc's wording where engines read them ("does not exist", "already exists", "not running").
 
-use crate::container::state::Status;
+use crate::container::status::Status;
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]

@@ -11,6 +11,7 @@ pub mod ps;
 pub mod run;
 pub mod start;
 pub mod state;
+pub mod status;
 pub mod tty;
 pub mod update;
 
