@@ -11,7 +11,7 @@ export HULL_ROOTFS := $(ROOTFS)
 # `make test` runs these, in order (integration first).
 TEST_TARGETS := test-cargo
 
-.PHONY: all build release rootfs demo test test-cargo unit lint fmt clean install
+.PHONY: all build release rootfs demo deps deps-check test test-cargo unit lint fmt clean install uninstall
 
 all: build
 
@@ -37,14 +37,28 @@ $(ROOTFS)/bin/busybox:
 
 rootfs: $(ROOTFS)/bin/busybox
 
-# One container, shown isolated: own hostname, PID 1, own mounts.
-demo: release rootfs
+# What the build and the tests need (.ci/packages, .ci/pip, .ci/rustup, .ci/cargo; scripts/deps.sh):
+# `make deps` installs what is missing (root), `make deps-check` names it.
+deps:
+	scripts/deps.sh install
+
+deps-check:
+	scripts/deps.sh check
+
+# One container, shown isolated: own hostname, PID 1, own mounts. Installs (as root) or names
+# what building it needs first (.ci/packages/build.txt).
+demo:
+	scripts/deps.sh auto build
+	$(MAKE) --no-print-directory release rootfs
 	scripts/demo.sh $(HULL) $(ROOTFS)
 
 include $(wildcard mk/*.mk)
 
 # Every test: unit + integration (real containers, needs root), then each area's suites.
-test: release rootfs
+# First what they need: installed as root (only what is missing), else named, and make stops.
+test:
+	scripts/deps.sh auto
+	$(MAKE) --no-print-directory release rootfs
 	@set -e; for t in $(TEST_TARGETS); do echo "=== make $$t"; $(MAKE) --no-print-directory $$t; done
 
 test-cargo: release rootfs
@@ -56,13 +70,32 @@ unit:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	python3 scripts/mod-cycles.py runtime/src 2
 
 fmt:
 	$(CARGO) fmt --all
 
+# make install [PREFIX=/usr/local] [DESTDIR=]: the two binaries, and the engine config snippets
+# (containerd CRI runtime handlers, podman containers.conf) with PREFIX's paths in them.
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR := $(PREFIX)/bin
+SHAREDIR := $(PREFIX)/share/hull
+INSTALL_BINS := hull containerd-shim-hull-v2
+INSTALL_SNIPPETS := containerd-hull.toml containers-hull.conf
+
 install: release
-	install -m 0755 target/release/hull /usr/local/bin/hull
-	install -m 0755 target/release/containerd-shim-hull-v2 /usr/local/bin/containerd-shim-hull-v2
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SHAREDIR)
+	for b in $(INSTALL_BINS); do install -m 0755 target/release/$$b $(DESTDIR)$(BINDIR)/$$b; done
+	for f in $(INSTALL_SNIPPETS); do \
+	    sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SHAREDIR@|$(SHAREDIR)|g' dist/$$f.in > $(DESTDIR)$(SHAREDIR)/$$f.tmp \
+	    && install -m 0644 $(DESTDIR)$(SHAREDIR)/$$f.tmp $(DESTDIR)$(SHAREDIR)/$$f \
+	    && rm -f $(DESTDIR)$(SHAREDIR)/$$f.tmp || exit 1; \
+	done
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(INSTALL_BINS)) $(addprefix $(DESTDIR)$(SHAREDIR)/,$(INSTALL_SNIPPETS))
+	rmdir $(DESTDIR)$(SHAREDIR) 2>/dev/null || true
 
 clean:
 	$(CARGO) clean

@@ -14,7 +14,8 @@ CD_DIR=$E2E_TMP/containerd
 CD_NS=$E2E_TAG
 CD_PID=
 
-c() { t ctr --address "$CD_DIR/containerd.sock" --namespace "$CD_NS" "$@"; }
+# CTR: the ctr binary (the hullshim2 suite points it, CD_DIR and CD_NS at its containerd 2).
+c() { t "${CTR:-ctr}" --address "$CD_DIR/containerd.sock" --namespace "$CD_NS" "$@"; }
 # How `ctr run` picks the shim and runtime: the Go runc shim driving RUNTIME (suite containerd),
 # or hull's own shim (suite hullshim, see hullshim.sh). CP prefixes container ids per suite.
 CD_RUN_ARGS=()
@@ -27,7 +28,7 @@ cd_use_runc_shim() {
 }
 crun_() { c run "${CD_RUN_ARGS[@]}" "$@"; }
 # the same ctr command line as a string, for `script -qec`
-ctr_cmdline() { echo "ctr --address $CD_DIR/containerd.sock --namespace $CD_NS $*"; }
+ctr_cmdline() { echo "${CTR:-ctr} --address $CD_DIR/containerd.sock --namespace $CD_NS $*"; }
 ctask_status() { c task ls | awk -v id="$1" '$1 == id { print $3 }'; }
 ctask_pid() { c task ls | awk -v id="$1" '$1 == id { print $2 }'; }
 ctask_wait_status() { # ctask_wait_status ID STATUS: poll up to 10 s

@@ -1,12 +1,6 @@
 # shellcheck shell=bash
 # e2e/hullshim.sh — containerd driving hull's own shim: `ctr run --runtime io.containerd.hull.v2`.
 #
-# ======================================================================================
-#  PENDING: containerd-shim-hull-v2 is not implemented yet (it exits 1 "not supported
-#  yet"). Until the binary answers `-v` with exit status 0, every case below reports
-#  "# skip hull shim not implemented". The cases are real and run unchanged once it does.
-# ======================================================================================
-#
 # The shim is found as containerd-shim-hull-v2 in <opt path>/bin (containerd puts that dir first on
 # its PATH); it picks the runtime binary itself (hull), so RUNTIME does not apply to this suite.
 # The same case functions as the containerd suite run, with container ids prefixed "hs-".
@@ -52,7 +46,7 @@ cd_use_hull_shim() {
 
 # every case first checks that the shim exists
 hs_case() {
-    [ -z "$HS_SKIP" ] || skip "$HS_SKIP"
+    [ -z "$HS_SKIP" ] || ci_skip "$HS_SKIP"
     "$1"
 }
 hs_run_rm() { hs_case cc_run_rm; }
@@ -65,6 +59,54 @@ hs_kill_delete() { hs_case cc_kill_delete; }
 hs_kill_sigkill() { hs_case cc_kill_sigkill; }
 hs_tty_run() { hs_case cc_tty_run; }
 hs_missing_binary() { hs_case cc_missing_binary; }
+hs_pod() { hs_case hs_pod_case; }
+
+# One shim per pod: a sandbox and three containers annotated as the CRI plugin does
+# (io.kubernetes.cri.sandbox-id / container-type) are all children of one shim process; a
+# container naming a sandbox without a shim is refused; the shim goes with the last task.
+HS_POD_ANN=(io.kubernetes.cri.sandbox-id io.kubernetes.cri.container-type)
+hs_pod_case() {
+    local sb=${CP}pod ids id i shim shims rss thr
+    ids="$sb ${CP}pod-1 ${CP}pod-2 ${CP}pod-3"
+    trap "set +e; E2E_CASE_DEADLINE=; for id in $ids ${CP}pod-orphan; do c task kill -s SIGKILL \$id; done >/dev/null 2>&1; sleep 0.3; for id in $ids ${CP}pod-orphan; do c task delete -f \$id; c container rm \$id; done >/dev/null 2>&1; true" EXIT
+    crun_ -d --null-io --annotation "${HS_POD_ANN[0]}=$sb" --annotation "${HS_POD_ANN[1]}=sandbox" \
+        "$CIMG" "$sb" sleep 1000
+    for i in 1 2 3; do
+        crun_ -d --null-io --annotation "${HS_POD_ANN[0]}=$sb" --annotation "${HS_POD_ANN[1]}=container" \
+            "$CIMG" "${CP}pod-$i" sleep 1000
+    done
+    shims=$(for id in $ids; do ps -o ppid= -p "$(ctask_pid "$id")"; done | sort -u | tr -d ' ')
+    expect_eq "distinct parents of the pod's 4 tasks" "$(echo "$shims" | wc -l)" 1
+    shim=$shims
+    expect_eq "the parent is hull's shim" "$(cat "/proc/$shim/comm")" containerd-shim
+    expect_contains "its binary" "$(readlink "/proc/$shim/exe")" containerd-shim-hull-v2
+    rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$shim/status")
+    thr=$(awk '/^Threads/ { print $2 }' "/proc/$shim/status")
+    echo "measured: shim serving 1 sandbox + 3 containers: VmRSS $rss kB, $thr threads"
+    echo "$rss $thr" >"$E2E_TMP/${CP}pod-rss"
+
+    capture out crun_ -d --null-io --annotation "${HS_POD_ANN[0]}=no-such-pod" \
+        --annotation "${HS_POD_ANN[1]}=container" "$CIMG" "${CP}pod-orphan" true
+    [ "$out_rc" != 0 ] || fail "a container of a sandbox without a shim started"
+    expect_contains "the error names the sandbox" "$out" 'pod sandbox "no-such-pod"'
+    expect_not_contains "task ls" "$(c task ls -q)" "${CP}pod-orphan"
+
+    for i in 1 2 3; do
+        c task kill -s SIGKILL "${CP}pod-$i"
+        ctask_wait_status "${CP}pod-$i" STOPPED || fail "${CP}pod-$i not STOPPED"
+        capture out c task delete "${CP}pod-$i"
+        expect_contains "delete ${CP}pod-$i" "$out" "exit code 137"
+    done
+    sleep 0.5
+    kill -0 "$shim" 2>/dev/null || fail "the shim went while the sandbox still runs"
+    expect_eq "sandbox still" "$(ctask_status "$sb")" RUNNING
+    c task kill -s SIGKILL "$sb"
+    ctask_wait_status "$sb" STOPPED || fail "sandbox not STOPPED"
+    c task delete "$sb"
+    wait_for 10 sh -c "! kill -0 $shim" || fail "shim $shim still there after the last delete"
+    echo "checked: the shim exited after the sandbox's delete"
+    for id in $ids; do c container rm "$id"; done
+}
 
 suite_hullshim() {
     local cases=(
@@ -78,6 +120,7 @@ suite_hullshim() {
         "hullshim/kill-sigkill|PID 1 sh ignores SIGTERM; SIGKILL: exit status 137|hs_kill_sigkill"
         "hullshim/tty-run|ctr run -t: a terminal|hs_tty_run"
         "hullshim/missing-binary|failing start: the error names the missing binary|hs_missing_binary"
+        "hullshim/pod|one shim for a sandbox + 3 containers; orphan refused; exits with the last|hs_pod"
     )
     echo "# containerd with hull's own shim: --runtime io.containerd.hull.v2 ($HULL_SHIM)"
     cd_use_hull_shim

@@ -2,6 +2,9 @@
 # e2e/lib.sh — TAP output, case runner, step timeouts, cleanup registry.
 # Sourced by e2e/run.sh; every function here is runtime-agnostic.
 
+# shellcheck source=scripts/skip.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/skip.sh"
+
 E2E_PASSED=0
 E2E_FAILED=0
 E2E_SKIPPED=0
@@ -43,10 +46,11 @@ fail() {
     echo "FAIL: $*" >&2
     exit 1
 }
-skip() {
-    echo "SKIP: $*"
-    exit 77
-}
+# skip REASON: the case cannot run on any machine like this one (an optional engine that is no CI
+# package, a kernel feature). ci_skip REASON: a prerequisite CI provides is missing (a binary `make`
+# builds, a package in .ci/packages): a skip here, a failure under CI=true (scripts/skip.sh).
+skip() { skip_host 77 "$@"; }
+ci_skip() { skip_or_fail 77 "$@"; }
 expect_eq() { # expect_eq WHAT GOT WANT
     [ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"
     echo "checked: $1 = '$3'"
@@ -117,11 +121,13 @@ run_case() {
 
 # A suite whose setup failed: every case of it is reported as failed (or TODO) with the reason.
 fail_suite_cases() { # fail_suite_cases REASON id:desc...
-    local reason=$1 entry
+    local entry
+    # global: run_case's own `local reason` would hide a local of this name from the case
+    E2E_SUITE_FAILURE=$1
     shift
     for entry in "$@"; do
         # shellcheck disable=SC2317
-        _failing_case() { fail "$reason"; }
+        _failing_case() { fail "$E2E_SUITE_FAILURE"; }
         run_case "${entry%%|*}" "${entry#*|}" _failing_case
     done
 }

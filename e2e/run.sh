@@ -12,7 +12,8 @@
 #                  (default: next to RUNTIME, else target/release/containerd-shim-hull-v2)
 #   KNOWN_FAILURES file of "case-id reason" lines reported as TODO instead of failures
 #                  (default: e2e/known-failures-<basename of RUNTIME>.txt when it exists)
-#   E2E_SUITES     space-separated subset of "podman containerd hullshim docker" (default: all)
+#   E2E_SUITES     space-separated subset of "podman containerd hullshim hullshim2 docker"
+#                  (default: all; hullshim2 = containerd 2.x from ../shared/tools, see e2e/hullshim2.sh)
 #   DOCKERD        dockerd binary for the docker suite (default: dockerd on PATH; none: skipped)
 #   E2E_FILTER     bash regex on case ids (e.g. 'podman/(run|exec)')
 #   STEP_TIMEOUT   seconds any single engine command may take (default 60)
@@ -26,7 +27,7 @@ E2E_DIR=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$E2E_DIR/.." && pwd)
 RUNTIME=${RUNTIME:-$REPO/target/release/hull}
 ROOTFS=${ROOTFS:-$REPO/build/rootfs}
-E2E_SUITES=${E2E_SUITES:-podman containerd hullshim docker}
+E2E_SUITES=${E2E_SUITES:-podman containerd hullshim hullshim2 docker}
 
 # shellcheck source=e2e/lib.sh
 . "$E2E_DIR/lib.sh"
@@ -76,12 +77,12 @@ make_oci_archive "$ROOTFS" "$E2E_TMP/busybox-oci.tar" latest
 
 for suite in $E2E_SUITES; do
     case "$suite" in
-    podman | containerd | hullshim | docker)
+    podman | containerd | hullshim | hullshim2 | docker)
         # shellcheck source=/dev/null
         . "$E2E_DIR/$suite.sh"
         "suite_$suite"
         ;;
-    *) die "unknown suite '$suite' (podman, containerd, hullshim, docker)" ;;
+    *) die "unknown suite '$suite' (podman, containerd, hullshim, hullshim2, docker)" ;;
     esac
 done
 

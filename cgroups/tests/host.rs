@@ -1,7 +1,7 @@
 //! Integration tests on the real cgroup filesystem of whatever host runs them: this hybrid
 //! machine (v1 controllers) and, through `make test-cgroupv2`, a pure cgroup v2 VM.
 //! Every test creates its own throw-away cgroup `/hull-test-<pid>-<n>-<name>` and removes it
-//! (Drop guard) even when it fails. Needs root; without root each test says so and returns.
+//! (Drop guard) even when it fails. Needs root; without root each test says so and returns (under `CI=true` it fails: hull-testutil).
 use hull_cgroups::{
     default_device_rules, detect_layout, manager, resolve_path, validate, CgroupManager,
     CgroupPath, Layout,
@@ -18,13 +18,9 @@ use std::time::Duration;
 
 static N: AtomicU32 = AtomicU32::new(0);
 
-fn root_or_skip(test: &str) -> bool {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skip {test}: needs root to create cgroups");
-        return false;
-    }
-    true
+/// Without root, say so and return false; under `CI=true` (where tests run as root) fail instead.
+fn root_or_skip(_test: &str) -> bool {
+    hull_testutil::require_root("create cgroups")
 }
 
 /// A cgroup of the test's own plus the processes it started; Drop kills and removes all.
@@ -355,7 +351,7 @@ fn block_io_weight_and_throttle() {
         );
     }
     let Some(dev) = dev else {
-        eprintln!("skip throttle part: no block device in /sys/block");
+        hull_testutil::skip_host_cannot("throttle part: no block device in /sys/block");
         return;
     };
     let (maj, min) = dev.split_once(':').unwrap();
@@ -958,7 +954,9 @@ fn default_mounts_agree_with_mountinfo() {
     let own = mountinfo::parse_proc_cgroup(&std::fs::read_to_string("/proc/self/cgroup").unwrap())
         .unwrap();
     let Some(fast) = mountinfo::default_mounts(&own, &mountinfo::statfs_magic) else {
-        eprintln!("skipped: cgroups are not at their usual places here; mountinfo is used");
+        hull_testutil::skip_host_cannot(
+            "cgroups are not at their usual places here; mountinfo is used",
+        );
         return;
     };
     let slow = HostCgroups::read_mountinfo(own).unwrap();

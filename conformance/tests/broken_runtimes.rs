@@ -14,9 +14,9 @@ fn ws() -> PathBuf {
         .to_path_buf()
 }
 
+/// Without root, say so and return false; under `CI=true` fail instead (hull-testutil).
 fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
+    hull_testutil::require_root("run containers")
 }
 
 fn rootfs() -> PathBuf {
@@ -113,7 +113,6 @@ fn wrapper(name: &str) -> PathBuf {
 /// Run the cases in `filter` against the broken wrapper; exactly `failing` must be `not ok`.
 fn expect(wrapper_name: &str, filter: &[&str], failing: &[&str]) {
     if !is_root() {
-        eprintln!("skipped: needs root to run containers");
         return;
     }
     assert!(
@@ -227,7 +226,6 @@ fn create_that_ignores_hostname() {
 #[test]
 fn real_runc_passes_the_same_cases() {
     if !is_root() {
-        eprintln!("skipped: needs root to run containers");
         return;
     }
     let filter = "lifecycle-create-status-created,lifecycle-start-status-running,create-pid-file,state-pid-is-container-process,kill-delivers-signal,kill-signal-by-number,kill-running-stops,hostname";
@@ -244,7 +242,6 @@ fn real_runc_passes_the_same_cases() {
 #[test]
 fn known_failures_are_todo_and_do_not_fail_the_run() {
     if !is_root() {
-        eprintln!("skipped: needs root to run containers");
         return;
     }
     let dir = std::env::temp_dir().join(format!("hc-known-{}", std::process::id()));

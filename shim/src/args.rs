@@ -1,7 +1,8 @@
-//! Command-line contract of a containerd shim v2 binary (containerd 1.6).
+//! Command-line contract of a containerd shim v2 binary (containerd 1.6 to 2.3).
 //!
 //! containerd runs `SHIM -namespace NS -address SOCK -publish-binary BIN -id ID [-debug] start`
 //! with the bundle as working directory, and after a crash `... -id ID -bundle B delete`.
+//! containerd 2 also runs `SHIM -info` (options on stdin, a RuntimeInfo protobuf on stdout).
 //! Flags follow Go's `flag` package: one or two dashes, `-name value` or `-name=value`,
 //! boolean flags without a value. `-v` prints the version.
 
@@ -12,6 +13,8 @@ use std::fmt;
 pub enum Action {
     /// `-v`: print the version and exit.
     Version,
+    /// `-info`: print the RuntimeInfo protobuf and exit (containerd 2).
+    Info,
     /// `start`: launch the long-lived shim and print its address.
     Start,
     /// `delete`: clean up a container whose shim is gone.
@@ -55,6 +58,7 @@ where
     let mut flags = Flags::default();
     let mut action: Option<Action> = None;
     let mut version = false;
+    let mut info = false;
     let mut it = args.into_iter().map(Into::into);
     while let Some(arg) = it.next() {
         if let Some(stripped) = arg.strip_prefix('-') {
@@ -65,6 +69,7 @@ where
             };
             match name.as_str() {
                 "v" | "version" => version = true,
+                "info" => info = true,
                 "debug" => {
                     flags.debug = match inline.as_deref() {
                         None | Some("true") | Some("1") => true,
@@ -113,6 +118,9 @@ where
     if version {
         return Ok((flags, Action::Version));
     }
+    if info {
+        return Ok((flags, Action::Info));
+    }
     let action = action.unwrap_or(Action::Serve);
     if flags.namespace.is_empty() {
         return Err(ArgError(
@@ -133,17 +141,25 @@ where
 /// The socket path for one shim: `<dir of containerd's socket>/s/<hash(address, ns, id)>`.
 /// For containerd's default address this is `/run/containerd/s/…`, as for the runc shim; a private
 /// containerd (or a test) with its socket elsewhere keeps its shims' sockets next to it.
-pub fn socket_path(address: &str, namespace: &str, id: &str) -> String {
+/// containerd 2.3 names the directory itself (`BootstrapParams.socket_dir`): pass it as `dir`.
+/// `id` is the grouping key: the pod's sandbox id for every container of a pod.
+pub fn socket_path(address: &str, namespace: &str, id: &str, dir: Option<&str>) -> String {
     let address = address.strip_prefix("unix://").unwrap_or(address);
-    let dir = std::path::Path::new(address)
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map(|p| p.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "/run/containerd".into());
+    let dir = match dir.filter(|d| !d.is_empty()) {
+        Some(d) => d.trim_end_matches('/').to_string(),
+        None => {
+            let parent = std::path::Path::new(address)
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "/run/containerd".into());
+            format!("{parent}/s")
+        }
+    };
     // Two independent 64-bit FNV-1a hashes: a short, stable name well under sun_path's 108 bytes.
     let key = format!("{address}\0{namespace}\0{id}");
     format!(
-        "{dir}/s/{:016x}{:016x}",
+        "{dir}/{:016x}{:016x}",
         fnv1a(key.as_bytes(), 0xcbf2_9ce4_8422_2325),
         fnv1a(key.as_bytes(), 0x8422_2325_cbf2_9ce4)
     )
@@ -197,6 +213,13 @@ mod tests {
     }
 
     #[test]
+    fn info_as_containerd_2_calls_it() {
+        // containerd 2.3 runs the bare flag, with the runtime options (if any) on stdin.
+        assert_eq!(parse(["-info"]).unwrap().1, Action::Info);
+        assert_eq!(parse(["--info", "-debug"]).unwrap().1, Action::Info);
+    }
+
+    #[test]
     fn errors_name_the_flag() {
         assert!(parse(["-id", "x", "start"])
             .unwrap_err()
@@ -224,21 +247,25 @@ mod tests {
 
     #[test]
     fn socket_path_is_stable_short_and_distinct() {
-        let a = socket_path("/run/containerd/containerd.sock", "default", "c1");
+        let sock = "/run/containerd/containerd.sock";
+        let a = socket_path(sock, "default", "c1", None);
         assert_eq!(
             a,
-            socket_path("unix:///run/containerd/containerd.sock", "default", "c1")
+            socket_path(
+                "unix:///run/containerd/containerd.sock",
+                "default",
+                "c1",
+                None
+            )
         );
         assert!(a.starts_with("/run/containerd/s/"));
         assert!(a.len() < 108);
-        assert_ne!(
-            a,
-            socket_path("/run/containerd/containerd.sock", "default", "c2")
-        );
-        assert_ne!(
-            a,
-            socket_path("/run/containerd/containerd.sock", "other", "c1")
-        );
-        assert!(socket_path("/tmp/x/c.sock", "n", "i").starts_with("/tmp/x/s/"));
+        assert_ne!(a, socket_path(sock, "default", "c2", None));
+        assert_ne!(a, socket_path(sock, "other", "c1", None));
+        assert!(socket_path("/tmp/x/c.sock", "n", "i", None).starts_with("/tmp/x/s/"));
+        // The directory containerd 2.3 asks for; the name stays the same hash.
+        let b = socket_path(sock, "default", "c1", Some("/run/other/s/"));
+        assert_eq!(b, a.replace("/run/containerd/s/", "/run/other/s/"));
+        assert_eq!(socket_path(sock, "default", "c1", Some("")), a);
     }
 }

@@ -38,10 +38,6 @@ pub struct Container {
     pub rootfs_mounted: bool,
     /// "" is the init process; others are exec ids.
     pub procs: HashMap<String, Proc>,
-    /// `linux.cgroupsPath` of the bundle's config.json, as the runtime was given it: where the
-    /// container's cgroup is (stats, OOM watching).
-    #[expect(dead_code, reason = "the hook for the OOM watcher and cgroup stats")]
-    pub cgroups_path: Option<String>,
 }
 
 impl Container {
@@ -95,15 +91,6 @@ pub fn sanitize(s: &str) -> String {
         .collect()
 }
 
-/// `linux.cgroupsPath` of a bundle's config.json, if it has one.
-fn cgroups_path(bundle: &Path) -> Option<String> {
-    let cfg: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(bundle.join("config.json")).ok()?).ok()?;
-    cfg.pointer("/linux/cgroupsPath")?
-        .as_str()
-        .map(str::to_string)
-}
-
 /// The runtime root a Create's options name (or the default for the namespace).
 pub fn options_root(req: &api::CreateTaskRequest, namespace: &str) -> Option<PathBuf> {
     let (url, value) = req
@@ -120,6 +107,16 @@ pub fn options_root(req: &api::CreateTaskRequest, namespace: &str) -> Option<Pat
 }
 
 impl Service {
+    /// Who a process's output belongs to, for a `binary://` logger: `id` is the container id for
+    /// an init, the exec id for an exec process.
+    fn log_context<'a>(&'a self, id: &'a str) -> stdio::LogContext<'a> {
+        stdio::LogContext {
+            id,
+            namespace: &self.namespace,
+            monitor: &self.monitor,
+        }
+    }
+
     pub(crate) fn create_container(&self, req: &api::CreateTaskRequest) -> ttrpc::Result<u32> {
         if !req.checkpoint.is_empty() || !req.parent_checkpoint.is_empty() {
             return Err(err(
@@ -196,7 +193,8 @@ impl Service {
             terminal: req.terminal,
         };
         let pid_file = bundle.join("init.pid");
-        let io = match spawn_with_io(&paths, |pio, console| {
+        let log = self.log_context(&req.id);
+        let io = match spawn_with_io(&paths, &log, |pio, console| {
             rt.create(&req.id, &bundle, &pid_file, console, pio)
         }) {
             Ok(io) => io,
@@ -228,7 +226,6 @@ impl Service {
             req.id.clone(),
             Container {
                 id: req.id.clone(),
-                cgroups_path: cgroups_path(&bundle),
                 bundle,
                 runtime: rt,
                 rootfs_mounted: mounted,
@@ -237,6 +234,9 @@ impl Service {
         );
         let key = ProcKey::new(&req.id, "");
         let early = g.table.learn(&key, pid);
+        if let Err(e) = self.oom.watch(&req.id, pid) {
+            eprintln!("create {}: no OOM events: {e}", req.id);
+        }
 
         let mut ev = TaskCreate::new();
         ev.container_id = req.id.clone();
@@ -286,7 +286,8 @@ impl Service {
         let paths = p.stdio.clone();
         let pid_file = c.bundle.join(format!("exec-{}.pid", sanitize(&key.exec)));
         let _ = std::fs::remove_file(&pid_file);
-        let io = spawn_with_io(&paths, |pio, console| {
+        let log = self.log_context(&key.exec);
+        let io = spawn_with_io(&paths, &log, |pio, console| {
             c.runtime.exec(&c.id, &spec, &pid_file, console, pio)
         })?;
         let pid = read_pid(&pid_file)?;
@@ -342,6 +343,7 @@ impl Service {
             runtime::remove_root(&rt.root);
             g.containers.remove(&req.id);
             g.table.forget_container(&req.id);
+            self.oom.forget(&req.id);
             let mut ev = TaskDelete::new();
             ev.container_id = req.id.clone();
             ev.id = req.id.clone();
@@ -367,6 +369,7 @@ impl Service {
 /// Set up stdio (pipes or console socket), run `f`, and wire the terminal if any.
 pub(crate) fn spawn_with_io(
     paths: &StdioPaths,
+    log: &stdio::LogContext,
     f: impl FnOnce(ProcIo, Option<&Path>) -> runtime::Result<()>,
 ) -> ttrpc::Result<IoHandles> {
     let io_err = |e: std::io::Error| err(Code::INVALID_ARGUMENT, e);
@@ -380,9 +383,9 @@ pub(crate) fn spawn_with_io(
         };
         f(none, Some(&cs.path)).map_err(|e| err(Code::UNKNOWN, e))?;
         let master = cs.receive().map_err(|e| err(Code::INTERNAL, e))?;
-        stdio::attach_console(master, paths).map_err(io_err)
+        stdio::attach_console(master, paths, log).map_err(io_err)
     } else {
-        let (pio, handles) = stdio::setup_pipes(paths).map_err(io_err)?;
+        let (pio, handles) = stdio::setup_pipes(paths, log).map_err(io_err)?;
         f(pio, None).map_err(|e| err(Code::UNKNOWN, e))?;
         Ok(handles)
     }

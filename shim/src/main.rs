@@ -1,14 +1,20 @@
 //! containerd-shim-hull-v2: a small, long-lived containerd shim v2 (ttrpc, synchronous).
 //!
-//! `start` binds the socket, launches the long-lived shim (this binary without a command, plus
-//! `-socket` and `-listen-fd`) with the listening socket inherited, writes the `address` file in
-//! the bundle and prints the address. `delete` cleans up after a shim that died. See docs/shim.md.
+//! `start` finds the shim of the container's pod, or binds the socket and launches the
+//! long-lived shim (this binary without a command, plus `-socket` and `-listen-fd`) with the
+//! listening socket inherited; it writes the `address` file in the bundle and answers with the
+//! address in the protocol containerd asked in. `-info` describes the runtime (containerd 2).
+//! `delete` cleans up after a shim that died. See docs/shim.md.
 
 mod args;
+mod bootstrap;
+mod cgroup;
 mod container;
 mod events;
 mod exit;
+mod logger;
 mod mount;
+mod oom;
 mod options;
 mod reaper;
 mod runtime;
@@ -47,6 +53,7 @@ fn main() {
                     println!("  Runtime:  hull (runc-compatible CLI)");
                     Ok(())
                 }
+                Action::Info => info(),
                 Action::Start => start(&flags),
                 Action::Delete => delete(&flags),
                 Action::Serve => serve(&flags),
@@ -57,18 +64,64 @@ fn main() {
     }
 }
 
-/// `start`: launch the long-lived shim and print its address.
+/// stdin as containerd gives it (runtime options or bootstrap params), bounded; nothing when it
+/// is a terminal (started by hand).
+fn read_stdin() -> Result<Vec<u8>> {
+    use std::io::Read;
+    // SAFETY: isatty only inspects fd 0.
+    if unsafe { libc::isatty(0) } == 1 {
+        return Ok(Vec::new());
+    }
+    let mut buf = Vec::new();
+    std::io::stdin()
+        .take(10 << 20)
+        .read_to_end(&mut buf)
+        .context("read stdin")?;
+    Ok(buf)
+}
+
+/// `start`: find or launch the long-lived shim and print its address.
 fn start(flags: &Flags) -> Result<()> {
     let bundle = std::env::current_dir().context("current directory (the bundle)")?;
-    let socket = args::socket_path(&flags.address, &flags.namespace, &flags.id);
+    let stdin = read_stdin()?;
+    let max = std::env::var("MAX_SHIM_VERSION").ok();
+    let protocol = bootstrap::detect(&stdin, &flags.id, &flags.namespace, max.as_deref());
+    let config = bundle.join("config.json");
+    let spec = std::fs::read(&config).with_context(|| format!("read {}", config.display()))?;
+    let annotations = bootstrap::annotations(&spec).map_err(|e| anyhow!(e))?;
+    let group = bootstrap::group(&flags.id, &annotations);
+    let socket = args::socket_path(
+        &flags.address,
+        &flags.namespace,
+        &group.key,
+        protocol.socket_dir(),
+    );
     let address = format!("unix://{socket}");
-    if Path::new(&socket).exists() {
-        if std::os::unix::net::UnixStream::connect(&socket).is_ok() {
-            // A shim for this container already serves: hand out its address.
-            write_address(&bundle, &address)?;
-            print!("{address}");
-            return Ok(());
-        }
+    let reply = |address: &str| -> Result<()> {
+        write_address(&bundle, address)?;
+        std::io::stdout().write_all(&protocol.reply(address))?;
+        std::io::stdout().flush()?;
+        Ok(())
+    };
+    let exists = Path::new(&socket).exists();
+    if exists && std::os::unix::net::UnixStream::connect(&socket).is_ok() {
+        // The shim of this container's group (its pod) serves it too.
+        return reply(&address);
+    }
+    if group.needs_running_shim {
+        let why = if exists {
+            format!("its socket {socket} does not answer")
+        } else {
+            format!("no socket {socket}")
+        };
+        return Err(anyhow!(
+            "container {:?} belongs to pod sandbox {:?}, whose shim is not running ({why}): \
+             the sandbox must be created again",
+            flags.id,
+            group.key
+        ));
+    }
+    if exists {
         let _ = std::fs::remove_file(&socket);
     }
     // Bind here, as containerd's Go shim does, and hand the listening socket to the long-lived
@@ -113,8 +166,30 @@ fn start(flags: &Flags) -> Result<()> {
         let _ = std::fs::remove_file(&socket);
         return Err(e).context("launch the long-lived shim");
     }
-    write_address(&bundle, &address)?;
-    print!("{address}");
+    reply(&address)
+}
+
+/// `-info` (containerd 2): the RuntimeInfo protobuf, with the runtime's `features` document.
+fn info() -> Result<()> {
+    use protobuf::Message;
+    let options = bootstrap::info_options(&read_stdin()?).map_err(|e| anyhow!(e))?;
+    let opts = match &options {
+        Some(a) => options::decode(&a.type_url, &a.value).map_err(|e| anyhow!(e.0))?,
+        None => options::decode("", &[]).map_err(|e| anyhow!(e.0))?,
+    };
+    let binary = runtime::resolve_binary(&opts.binary_name).map_err(|e| anyhow!(e))?;
+    // A runtime without `features` (older runc-compatible CLIs) still gets an answer.
+    let features = Command::new(&binary)
+        .arg("features")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| o.stdout)
+        .filter(|b| serde_json::from_slice::<serde_json::Value>(b).is_ok());
+    let info = bootstrap::runtime_info(options, features);
+    std::io::stdout().write_all(&info.write_to_bytes()?)?;
     std::io::stdout().flush()?;
     Ok(())
 }
@@ -172,7 +247,6 @@ fn listen(flags: &Flags) -> Result<()> {
         .context("start the reaper thread")?;
     let svc = Arc::new(
         service::Service::new(
-            flags.id.clone(),
             flags.namespace.clone(),
             flags.address.clone(),
             flags.publish_binary.clone(),

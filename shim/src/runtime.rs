@@ -199,15 +199,6 @@ impl Runtime {
             message: format!("output is not a JSON list of pids: {e}"),
         })
     }
-
-    /// `events --stats`: one JSON object `{"type":"stats","data":{...}}`.
-    pub fn stats(&self, id: &str) -> Result<serde_json::Value> {
-        let out = self.run(&["events", "--stats", id], None, true)?;
-        serde_json::from_slice(&out).map_err(|e| RuntimeError {
-            command: self.describe(&["events", "--stats", id]),
-            message: format!("output is not JSON: {e}"),
-        })
-    }
 }
 
 /// Saved in the bundle so `delete` (after a shim crash) drives the same runtime and root.

@@ -1,5 +1,5 @@
 //! The shim's state behind its one lock: the containers it serves (one [`Container`] record
-//! each), the table mapping pids to processes, and the way out to the worker (events, exits).
+//! each: a pod's sandbox and its containers share one shim), the table mapping pids to processes, and the way out to the worker (events, exits).
 //! Request handlers: task.rs; per-container operations: container.rs; exits/events: worker.rs.
 //!
 //! Runtime commands run under the lock, so calls serialise, as in containerd's runc shim. The
@@ -15,6 +15,7 @@ use ttrpc::Code;
 
 use crate::container::Container;
 use crate::events::{Event, Forwarder, Publisher};
+use crate::oom;
 use crate::reaper::Monitor;
 use crate::table::Table;
 use crate::worker::WorkQueue;
@@ -28,8 +29,6 @@ pub struct Inner {
 }
 
 pub struct Service {
-    /// The shim's own id (`-id`): the container it was started for.
-    pub id: String,
     pub namespace: String,
     pub(crate) monitor: Arc<Monitor>,
     inner: Mutex<Inner>,
@@ -40,6 +39,8 @@ pub struct Service {
     exit_requested: AtomicBool,
     /// Used by the worker thread only.
     publisher: Mutex<Publisher>,
+    /// The containers' cgroups: OOM events and Stats.
+    pub(crate) oom: Arc<oom::Watcher>,
 }
 
 pub(crate) fn err(code: Code, msg: impl ToString) -> ttrpc::Error {
@@ -63,7 +64,6 @@ pub(crate) fn ts(at: (i64, i32)) -> MessageField<Timestamp> {
 
 impl Service {
     pub fn new(
-        id: String,
         namespace: String,
         address: String,
         publish_binary: String,
@@ -77,8 +77,9 @@ impl Service {
             forwarder: None,
             monitor: Arc::clone(&monitor),
         };
+        let q = Arc::clone(&queue);
         Service {
-            id,
+            oom: oom::Watcher::new(Box::new(move |e| q.event(e))),
             namespace,
             monitor,
             inner: Mutex::new(Inner::default()),
@@ -125,20 +126,6 @@ impl Service {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .send(ev);
-    }
-
-    /// Requests name the container they are for; this shim serves the one it was started for.
-    pub(crate) fn check_id(&self, id: &str) -> ttrpc::Result<()> {
-        if id != self.id {
-            return Err(err(
-                Code::NOT_FOUND,
-                format!(
-                    "container {id:?} is not served by this shim ({:?})",
-                    self.id
-                ),
-            ));
-        }
-        Ok(())
     }
 }
 

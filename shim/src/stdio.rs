@@ -1,10 +1,12 @@
-//! The container's stdio, from the paths containerd gives (fifos, `file://` URIs, or nothing).
+//! The container's stdio, from the paths containerd gives (fifos, `file://` and `binary://`
+//! URIs, or nothing).
 //!
 //! Memory and threads are the point here: stdout/stderr fifos are handed straight to the
 //! container (no copy thread, no buffer in the shim). The shim keeps a read end of each fifo open
 //! so a client that goes away (`ctr run -d`) never makes the container die of SIGPIPE, as
 //! containerd's runc shim does. stdin goes through a pipe and one copy thread, so `CloseIO` can
 //! close it. A terminal's pty master comes over a console socket; two threads copy it.
+//! `binary://` starts a logging binary on pipes (src/logger.rs).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -14,7 +16,18 @@ use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use crate::logger::{self, BinaryUri, Logger};
+use crate::reaper::Monitor;
 use crate::runtime::ProcIo;
+
+/// Who the output belongs to, for a `binary://` logger's environment.
+pub struct LogContext<'a> {
+    /// The container id for the init, the exec id for an exec process (as containerd's runc
+    /// shim sets CONTAINER_ID).
+    pub id: &'a str,
+    pub namespace: &'a str,
+    pub monitor: &'a Monitor,
+}
 
 /// stdio paths as containerd sends them.
 #[derive(Debug, Clone, Default)]
@@ -34,6 +47,8 @@ pub struct IoHandles {
     _keep: Vec<File>,
     /// The pty master, for ResizePty.
     pub console: Option<Arc<File>>,
+    /// A `binary://` logging process, stopped when the process's stdio goes (Delete).
+    _logger: Option<Logger>,
 }
 
 impl IoHandles {
@@ -68,17 +83,62 @@ impl IoHandles {
     }
 }
 
+/// The container's stdout and stderr writers, and what the shim keeps for them.
+struct Outputs {
+    stdout: Option<File>,
+    stderr: Option<File>,
+    keep: Vec<File>,
+    logger: Option<Logger>,
+}
+
+/// Open stdout and stderr. A `binary://` stdout starts one logger for both (containerd sends
+/// the same URI in both fields; as its runc shim, the stdout URI decides); a different
+/// non-empty stderr is refused.
+fn open_outputs(p: &StdioPaths, ctx: &LogContext) -> io::Result<Outputs> {
+    let binary = |u: &str| u.starts_with("binary://");
+    if binary(&p.stdout) {
+        if !(p.stderr.is_empty() || p.stderr == p.stdout) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "stderr: {:?} must be empty or the same binary:// URI as stdout ({:?})",
+                    p.stderr, p.stdout
+                ),
+            ));
+        }
+        let uri = BinaryUri::parse(&p.stdout, "stdout")?;
+        let l = logger::start(&uri, ctx.id, ctx.namespace, ctx.monitor, "stdout")?;
+        return Ok(Outputs {
+            stdout: Some(l.stdout),
+            stderr: Some(l.stderr),
+            keep: Vec::new(),
+            logger: Some(l.logger),
+        });
+    }
+    if binary(&p.stderr) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "stderr: binary:// logging needs the same URI in stdout (stdout is {:?})",
+                p.stdout
+            ),
+        ));
+    }
+    let (stdout, keep_out) = open_output(&p.stdout, "stdout")?;
+    let (stderr, keep_err) = open_output(&p.stderr, "stderr")?;
+    Ok(Outputs {
+        stdout,
+        stderr,
+        keep: keep_out.into_iter().chain(keep_err).collect(),
+        logger: None,
+    })
+}
+
 /// An output destination: `""` (none), `file:///path`, or a fifo/file path.
 /// Returns the container's writer and, for a fifo, the read end the shim keeps.
 fn open_output(uri: &str, field: &str) -> io::Result<(Option<File>, Option<File>)> {
     if uri.is_empty() {
         return Ok((None, None));
-    }
-    if let Some(rest) = uri.strip_prefix("binary://") {
-        return Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            format!("{field}: binary:// logging is not supported by this shim ({rest})"),
-        ));
     }
     let path = uri.strip_prefix("file://").unwrap_or(uri);
     let meta = std::fs::metadata(path);
@@ -110,10 +170,7 @@ fn open_output(uri: &str, field: &str) -> io::Result<(Option<File>, Option<File>
     Ok((Some(f), None))
 }
 
-fn pipe() -> io::Result<(File, File)> {
-    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(io::Error::from)?;
-    Ok((File::from(r), File::from(w)))
-}
+use crate::logger::pipe;
 
 /// Copy the stdin fifo into `dst` until EOF or CloseIO.
 fn spawn_stdin_copy(path: String, dst: Arc<Mutex<Option<File>>>) -> io::Result<()> {
@@ -153,12 +210,14 @@ fn is_tty(f: &File) -> bool {
 }
 
 /// stdio for a process without a terminal.
-pub fn setup_pipes(p: &StdioPaths) -> io::Result<(ProcIo, IoHandles)> {
-    let mut h = IoHandles::default();
-    let (stdout, keep_out) = open_output(&p.stdout, "stdout")?;
-    let (stderr, keep_err) = open_output(&p.stderr, "stderr")?;
-    h._keep.extend(keep_out);
-    h._keep.extend(keep_err);
+pub fn setup_pipes(p: &StdioPaths, ctx: &LogContext) -> io::Result<(ProcIo, IoHandles)> {
+    let o = open_outputs(p, ctx)?;
+    let (stdout, stderr) = (o.stdout, o.stderr);
+    let mut h = IoHandles {
+        _keep: o.keep,
+        _logger: o.logger,
+        ..IoHandles::default()
+    };
     let mut stdin = None;
     if !p.stdin.is_empty() {
         let (r, w) = pipe()?;
@@ -217,7 +276,7 @@ impl ConsoleSocket {
             nix::sys::socket::MsgFlags::MSG_CMSG_CLOEXEC,
         )
         .map_err(io::Error::from)?;
-        for c in msg.cmsgs().map_err(io::Error::from)? {
+        for c in msg.cmsgs() {
             if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = c {
                 if let Some(fd) = fds.first() {
                     // SAFETY: the kernel just installed this fd in our table for us; we own it.
@@ -239,10 +298,15 @@ impl Drop for ConsoleSocket {
 }
 
 /// Wire a received pty master to the client's fifos: master → stdout, stdin → master.
-pub fn attach_console(master: File, p: &StdioPaths) -> io::Result<IoHandles> {
-    let mut h = IoHandles::default();
-    let (out, keep) = open_output(&p.stdout, "stdout")?;
-    h._keep.extend(keep);
+/// A terminal has one output stream: stderr is not used (a logger's fd 4 sees EOF).
+pub fn attach_console(master: File, p: &StdioPaths, ctx: &LogContext) -> io::Result<IoHandles> {
+    let o = open_outputs(p, ctx)?;
+    let out = o.stdout;
+    let mut h = IoHandles {
+        _keep: o.keep,
+        _logger: o.logger,
+        ..IoHandles::default()
+    };
     let master = Arc::new(master);
     if let Some(mut out) = out {
         let m = master.try_clone()?;

@@ -1,6 +1,7 @@
 //! The task service's request handlers (`containerd.task.v2.Task`, also served as v3): each
-//! finds the container the request names and its process, then runs the operation under the
-//! service lock. Create, Start and Delete live with the container record (container.rs).
+//! finds the container the request names (one shim serves every container of a pod; an unknown
+//! id is NotFound) and its process, then runs the operation under the service lock. Create,
+//! Start and Delete live with the container record (container.rs).
 
 use containerd_shim_protos::api::{self, Empty};
 use containerd_shim_protos::events::task::{TaskExecAdded, TaskPaused, TaskResumed};
@@ -28,7 +29,6 @@ fn pb_status(s: Status) -> PbStatus {
 
 impl Task for Service {
     fn state(&self, _: &TtrpcContext, req: api::StateRequest) -> ttrpc::Result<api::StateResponse> {
-        self.check_id(&req.id)?;
         let g = self.lock();
         let c = g.container(&req.id)?;
         let p = c.proc(&req.exec_id)?;
@@ -64,7 +64,6 @@ impl Task for Service {
         _: &TtrpcContext,
         req: api::CreateTaskRequest,
     ) -> ttrpc::Result<api::CreateTaskResponse> {
-        self.check_id(&req.id)?;
         let pid = self.create_container(&req).inspect_err(|_| {
             // A failed Create leaves nothing behind: not even the (empty) per-namespace root.
             if !self.lock().containers.contains_key(&req.id) {
@@ -79,7 +78,6 @@ impl Task for Service {
     }
 
     fn start(&self, _: &TtrpcContext, req: api::StartRequest) -> ttrpc::Result<api::StartResponse> {
-        self.check_id(&req.id)?;
         let pid = self.start_process(&req)?;
         let mut r = api::StartResponse::new();
         r.pid = pid;
@@ -91,12 +89,10 @@ impl Task for Service {
         _: &TtrpcContext,
         req: api::DeleteRequest,
     ) -> ttrpc::Result<api::DeleteResponse> {
-        self.check_id(&req.id)?;
         self.delete_process(&req)
     }
 
     fn pids(&self, _: &TtrpcContext, req: api::PidsRequest) -> ttrpc::Result<api::PidsResponse> {
-        self.check_id(&req.id)?;
         let g = self.lock();
         let c = g.container(&req.id)?;
         let pids = match c.runtime.ps(&c.id) {
@@ -121,7 +117,6 @@ impl Task for Service {
     }
 
     fn pause(&self, _: &TtrpcContext, req: api::PauseRequest) -> ttrpc::Result<Empty> {
-        self.check_id(&req.id)?;
         let mut g = self.lock();
         let c = g.container_mut(&req.id)?;
         c.runtime.pause(&c.id).map_err(|e| err(Code::UNKNOWN, e))?;
@@ -135,7 +130,6 @@ impl Task for Service {
     }
 
     fn resume(&self, _: &TtrpcContext, req: api::ResumeRequest) -> ttrpc::Result<Empty> {
-        self.check_id(&req.id)?;
         let mut g = self.lock();
         let c = g.container_mut(&req.id)?;
         c.runtime.resume(&c.id).map_err(|e| err(Code::UNKNOWN, e))?;
@@ -158,7 +152,6 @@ impl Task for Service {
     }
 
     fn kill(&self, _: &TtrpcContext, req: api::KillRequest) -> ttrpc::Result<Empty> {
-        self.check_id(&req.id)?;
         let g = self.lock();
         let c = g.container(&req.id)?;
         let p = c.proc(&req.exec_id)?;
@@ -186,7 +179,6 @@ impl Task for Service {
     }
 
     fn exec(&self, _: &TtrpcContext, req: api::ExecProcessRequest) -> ttrpc::Result<Empty> {
-        self.check_id(&req.id)?;
         let mut g = self.lock();
         let c = g.container_mut(&req.id)?;
         if req.exec_id.is_empty() {
@@ -241,7 +233,6 @@ impl Task for Service {
     }
 
     fn resize_pty(&self, _: &TtrpcContext, req: api::ResizePtyRequest) -> ttrpc::Result<Empty> {
-        self.check_id(&req.id)?;
         let g = self.lock();
         let p = g.container(&req.id)?.proc(&req.exec_id)?;
         p.io.resize(req.width, req.height)
@@ -250,7 +241,6 @@ impl Task for Service {
     }
 
     fn close_io(&self, _: &TtrpcContext, req: api::CloseIORequest) -> ttrpc::Result<Empty> {
-        self.check_id(&req.id)?;
         let g = self.lock();
         let p = g.container(&req.id)?.proc(&req.exec_id)?;
         if req.stdin {
@@ -260,7 +250,6 @@ impl Task for Service {
     }
 
     fn update(&self, _: &TtrpcContext, req: api::UpdateTaskRequest) -> ttrpc::Result<Empty> {
-        self.check_id(&req.id)?;
         let g = self.lock();
         let c = g.container(&req.id)?;
         let value = req
@@ -284,7 +273,6 @@ impl Task for Service {
     }
 
     fn wait(&self, _: &TtrpcContext, req: api::WaitRequest) -> ttrpc::Result<api::WaitResponse> {
-        self.check_id(&req.id)?;
         let key = ProcKey::new(&req.id, &req.exec_id);
         let mut g = self.lock();
         loop {
@@ -301,22 +289,26 @@ impl Task for Service {
     }
 
     fn stats(&self, _: &TtrpcContext, req: api::StatsRequest) -> ttrpc::Result<api::StatsResponse> {
-        self.check_id(&req.id)?;
         let g = self.lock();
-        let c = g.container(&req.id)?;
-        let v = c.runtime.stats(&c.id).map_err(|e| err(Code::UNKNOWN, e))?;
-        let any: Any = stats::to_metrics(&v, stats::host_is_unified());
+        g.container(&req.id)?;
+        let cg = self.oom.cgroup(&req.id).ok_or_else(|| {
+            err(
+                Code::FAILED_PRECONDITION,
+                format!("stats: the cgroup of container {} is unknown", req.id),
+            )
+        })?;
+        let any: Any = stats::metrics(&cg);
         let mut r = api::StatsResponse::new();
         r.stats = MessageField::some(any);
         Ok(r)
     }
 
+    /// Also before Create (no task pid yet), as containerd's runc shim answers.
     fn connect(
         &self,
         _: &TtrpcContext,
         req: api::ConnectRequest,
     ) -> ttrpc::Result<api::ConnectResponse> {
-        self.check_id(&req.id)?;
         let g = self.lock();
         let mut r = api::ConnectResponse::new();
         r.shim_pid = std::process::id();
@@ -330,11 +322,12 @@ impl Task for Service {
         Ok(r)
     }
 
-    fn shutdown(&self, _: &TtrpcContext, req: api::ShutdownRequest) -> ttrpc::Result<Empty> {
-        self.check_id(&req.id)?;
-        let g = self.lock();
-        // Stay while a container still exists, unless told to go now.
-        if req.now || g.containers.is_empty() {
+    /// containerd calls Shutdown after each task's Delete (not after the Delete of a container of
+    /// a sandbox, in containerd 2): the shim goes once it serves no container any more. With
+    /// containers left (other containers of the pod) it is a no-op whatever the request says, as
+    /// in containerd's runc shim; the id is not checked for the same reason.
+    fn shutdown(&self, _: &TtrpcContext, _: api::ShutdownRequest) -> ttrpc::Result<Empty> {
+        if self.lock().containers.is_empty() {
             self.request_exit();
         }
         Ok(Empty::new())

@@ -129,6 +129,10 @@ impl Service {
             return;
         };
         p.status = Status::Stopped;
+        if k.is_init() {
+            // An OOM kill of the init is announced before its exit.
+            self.oom.check(&k.container);
+        }
         let mut ev = TaskExit::new();
         ev.container_id = k.container.clone();
         ev.id = if k.is_init() {

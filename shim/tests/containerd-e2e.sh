@@ -14,9 +14,10 @@ HULL_SHIM=${HULL_SHIM:-$REPO/target/release/containerd-shim-hull-v2}
 ROOTFS=${ROOTFS:-$REPO/build/rootfs}
 MEASURE=${MEASURE:-0}
 
-skip() { echo "SKIP: $*"; exit 0; }
-[ "$(id -u)" = 0 ] || skip "needs root"
-command -v containerd >/dev/null && command -v ctr >/dev/null || skip "containerd/ctr not installed"
+# shellcheck source=../../scripts/skip.sh
+. "$REPO/scripts/skip.sh"
+[ "$(id -u)" = 0 ] || skip_or_fail 0 "needs root"
+command -v containerd >/dev/null && command -v ctr >/dev/null || skip_or_fail 0 "containerd/ctr not installed (apt-get install containerd)"
 [ -x "$HULL_SHIM" ] || { echo "no shim at $HULL_SHIM (make release)"; exit 1; }
 [ -x "$ROOTFS/bin/busybox" ] || { echo "no rootfs at $ROOTFS (make rootfs)"; exit 1; }
 if [ -n "${HULL_BIN:-}" ] && [ "$(dirname "$(readlink -f "$HULL_SHIM")")/hull" != "$(readlink -f "$HULL_BIN")" ]; then
@@ -105,6 +106,9 @@ check "task status" "$st" RUNNING
 pid=$(c task ls | awk '$1 == "hs-idle" { print $2 }')
 shim_pid=$(awk '/^PPid:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
 check "container's parent" "$(cat "/proc/$shim_pid/comm" 2>/dev/null)" "containerd-shim"
+# containerd decodes the shim's cgroup metrics (v1 or v2 type) into its table
+metrics=$(c task metrics hs-idle 2>&1)
+check "task metrics pids.current" "$(awk '$1 == "pids.current" { print $2 }' <<<"$metrics")" 1
 if [ "$MEASURE" = 1 ]; then
     # memfig PID: "VmRSS kB (RssAnon anon + RssFile file), Pss kB, N threads"
     memfig() {
@@ -126,6 +130,32 @@ if [ "$MEASURE" = 1 ]; then
         -v b="$(awk '/^VmRSS:/ { print $2 }' /proc/"$rshim"/status)" 'BEGIN { printf "%.2f", a / b }')"
     echo "#   binary size: hull shim $(stat -Lc %s "$HULL_SHIM") B, runc shim $(stat -Lc %s "$(readlink -f /proc/"$rshim"/exe)") B"
     c task kill -s SIGKILL rc-idle >/dev/null 2>&1
+    # A pod: 1 sandbox + 3 containers with the CRI plugin's annotations, which both shims group
+    # into one shim process (io.kubernetes.cri.sandbox-id).
+    pod() { # pod PREFIX RUNTIME-ARGS...: start it, print the one shim's pid
+        local p=$1 i
+        shift
+        c run -d "$@" --annotation io.kubernetes.cri.sandbox-id="${p}sb" \
+            --annotation io.kubernetes.cri.container-type=sandbox --rootfs "$ROOTFS" "${p}sb" /bin/sleep 1000 >/dev/null 2>&1
+        for i in 1 2 3; do
+            c run -d "$@" --annotation io.kubernetes.cri.sandbox-id="${p}sb" \
+                --annotation io.kubernetes.cri.container-type=container --rootfs "$ROOTFS" "${p}c$i" /bin/sleep 1000 >/dev/null 2>&1
+        done
+        for i in sb c1 c2 c3; do
+            awk '/^PPid:/ { print $2 }' "/proc/$(c task ls | awk -v id="${p}$i" '$1 == id { print $2 }')/status"
+        done | sort -u
+    }
+    hpod=$(pod hp- "${HS[@]}")
+    rpod=$(pod rp-)
+    check "hull shims for the pod" "$(echo "$hpod" | wc -l)" 1
+    check "runc shims for the pod" "$(echo "$rpod" | wc -l)" 1
+    sleep 2
+    echo "# idle shim serving a pod of 1 sandbox + 3 containers (/bin/sleep):"
+    echo "#   containerd-shim-hull-v2 (hull): $(memfig "$hpod")"
+    echo "#   containerd-shim-runc-v2 (runc): $(memfig "$rpod")"
+    echo "#   VmRSS ratio: $(awk -v a="$(awk '/^VmRSS:/ { print $2 }' /proc/"$hpod"/status)" \
+        -v b="$(awk '/^VmRSS:/ { print $2 }' /proc/"$rpod"/status)" 'BEGIN { printf "%.2f", a / b }')"
+    for id in hp-sb hp-c1 hp-c2 hp-c3 rp-sb rp-c1 rp-c2 rp-c3; do c task kill -s SIGKILL "$id" >/dev/null 2>&1; done
 fi
 c task kill -s SIGKILL hs-idle >/dev/null 2>&1 || notok "task kill"
 for _ in $(seq 50); do [ "$(c task ls | awk '$1 == "hs-idle" { print $3 }')" = STOPPED ] && break; sleep 0.2; done
@@ -135,6 +165,28 @@ check "task delete" "$?" 0
 c container rm hs-idle >/dev/null 2>&1
 for _ in $(seq 50); do kill -0 "$shim_pid" 2>/dev/null || break; sleep 0.1; done
 if kill -0 "$shim_pid" 2>/dev/null; then notok "shim exits after delete (pid $shim_pid still alive) $del"; else ok "shim exited after delete"; fi
+
+# 3. OOM: TaskOOM reaches containerd before the TaskExit of the killed init
+c events >"$T/events" 2>&1 &
+events_pid=$!
+sleep 0.5
+c run --rm "${HS[@]}" --memory-limit 16777216 --rootfs "$ROOTFS" hs-oom \
+    dd if=/dev/zero of=/dev/null bs=64M count=1 >/dev/null 2>&1
+check "OOM-killed init's exit code" "$?" 137
+sleep 0.5
+kill "$events_pid" 2>/dev/null; wait "$events_pid" 2>/dev/null
+order=$(awk '/hs-oom/ { for (i = 1; i <= NF; i++) if ($i == "/tasks/oom" || $i == "/tasks/exit") print $i }' \
+    "$T/events" | head -2 | tr '\n' ' ')
+check "events for hs-oom" "$order" "/tasks/oom /tasks/exit "
+
+# 4. binary:// log URI: the logging binary gets the container's stdout on fd 3
+printf '#!/bin/sh\nexec 5>&-\n/bin/cat <&3 >"%s/logged.$CONTAINER_ID"\n' "$T" >"$T/logger.sh"
+chmod +x "$T/logger.sh"
+c run --rm "${HS[@]}" --log-uri "binary://$T/logger.sh?k=v" --rootfs "$ROOTFS" hs-log \
+    sh -c 'echo to-the-logger' >/dev/null 2>&1
+check "binary:// logger exit" "$?" 0
+for _ in $(seq 50); do [ -s "$T/logged.hs-log" ] && break; sleep 0.1; done
+check "binary:// logger output" "$(cat "$T/logged.hs-log" 2>/dev/null)" "to-the-logger"
 
 [ "$FAILED" = 0 ] && echo "containerd-e2e: all passed" || echo "containerd-e2e: FAILED"
 exit "$FAILED"

@@ -4,7 +4,7 @@ use super::state::{ContainerDir, State, Status, Store, CONFIG_COPY, EXEC_FIFO};
 use super::OCI_VERSION;
 use crate::error::{Error, Result};
 use crate::spawn::{self, CreateOpts};
-use crate::{hooks, logging, process, spec, sys};
+use crate::{failpoint, hooks, logging, process, spec, sys};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -72,10 +72,51 @@ pub fn effective_resources(spec: &oci_spec::runtime::Spec) -> oci_spec::runtime:
 }
 
 /// Create the container. Returns the state (status `created`) and the still-locked dir.
+///
+/// The lifecycle on disk: state.json is written as `creating`, naming the cgroup the container
+/// will get, before anything is made on the host; the init's pid and start time are added as soon
+/// as clone returns; `created` is written last. A create killed at any point leaves a state that
+/// `delete -f` understands and finishes cleaning up.
 pub fn create(store: &Store, a: &CreateArgs) -> Result<(State, ContainerDir)> {
     super::state::validate_id(&a.id)?;
     let bundle = spec::load_bundle(&a.bundle)?;
-    let dir = store.create(&a.id)?;
+    let linux = bundle.spec.linux().clone().unwrap_or_default();
+    let cg_path = linux
+        .cgroups_path()
+        .as_ref()
+        .map(|p| p.to_string_lossy().to_string());
+    let in_userns =
+        spec::namespace_types(&bundle.spec).contains(&oci_spec::runtime::LinuxNamespaceType::User);
+    // As runc: in a user namespace without a cgroup config, cgroup setup is best effort.
+    let cgroup_optional = in_userns && linux.resources().is_none();
+    // Resolved (not made) first, so that the first state already names it.
+    let resolved = match hull_cgroups::resolve_path(cg_path.as_deref(), &a.id, a.systemd_cgroup) {
+        Ok(p) => Some(p),
+        Err(e) if cgroup_optional => {
+            logging::warn(&format!("cgroups skipped: {e}"));
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let annotations = bundle.spec.annotations().clone().unwrap_or_default();
+    let mut st = State {
+        oci_version: OCI_VERSION.into(),
+        id: a.id.clone(),
+        status: Status::Creating,
+        pid: 0,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: logging::rfc3339_now(),
+        owner: String::new(),
+        annotations,
+        start_time: 0,
+        cgroup_path: resolved.as_ref().map(|p| p.to_json()),
+        systemd_cgroup: a.systemd_cgroup,
+        poststart: hooks::of(&bundle.spec, "poststart"),
+        poststop: hooks::of(&bundle.spec, "poststop"),
+    };
+    let dir = store.create(&st)?;
+    failpoint::hit("create:after-state");
     let mut cleanup = Cleanup {
         dir: Some(dir),
         cgroup: None,
@@ -84,8 +125,10 @@ pub fn create(store: &Store, a: &CreateArgs) -> Result<(State, ContainerDir)> {
     let dir_path = cleanup.dir.as_ref().expect("set").path.clone();
     let lock_fd = cleanup.dir.as_ref().expect("set").lock_fd();
     let fifo = make_exec_fifo(&dir_path)?;
+    failpoint::hit("create:after-fifo");
     let copy = dir_path.join(CONFIG_COPY);
     std::fs::write(&copy, &bundle.raw).map_err(|e| Error::io("write", &copy, e))?;
+    failpoint::hit("create:after-config-copy");
 
     // Socket activation, as runc create/run (not exec): fds 3..3+N-1 go to the init first, the
     // --preserve-fds ones follow them, and the init gets LISTEN_FDS=N and LISTEN_PID=1.
@@ -115,62 +158,49 @@ pub fn create(store: &Store, a: &CreateArgs) -> Result<(State, ContainerDir)> {
     };
     let mut plan = spawn::plan(&bundle, &opts, fifo)?;
     plan.close_in_child.push(lock_fd);
+    failpoint::hit("create:after-plan");
 
-    let linux = bundle.spec.linux().clone().unwrap_or_default();
-    let cg_path = linux
-        .cgroups_path()
-        .as_ref()
-        .map(|p| p.to_string_lossy().to_string());
-    let in_userns =
-        spec::namespace_types(&bundle.spec).contains(&oci_spec::runtime::LinuxNamespaceType::User);
     let res = effective_resources(&bundle.spec);
-    let mgr = hull_cgroups::prepare(Some(&res), cg_path.as_deref(), &a.id, a.systemd_cgroup)
-        .map_err(|e| {
-            // As runc: in a user namespace without a cgroup config, cgroup setup is best effort.
-            if in_userns && linux.resources().is_none() {
-                logging::warn(&format!("cgroups skipped: {e}"));
-                None
-            } else {
-                Some(e)
+    let mgr = match &resolved {
+        None => None,
+        Some(_) => {
+            match hull_cgroups::prepare(Some(&res), cg_path.as_deref(), &a.id, a.systemd_cgroup) {
+                Ok(m) => Some(m),
+                Err(e) if cgroup_optional => {
+                    logging::warn(&format!("cgroups skipped: {e}"));
+                    None
+                }
+                Err(e) => return Err(e.into()),
             }
-        });
-    let mgr = match mgr {
-        Ok(m) => Some(m),
-        Err(None) => None,
-        Err(Some(e)) => return Err(e.into()),
+        }
     };
     let cgroup_fd = mgr.as_ref().and_then(|m| m.open_dir_fd());
     plan.defer_cgroupns.set(cgroup_fd.is_none());
     let cgroup_json = mgr.as_ref().map(|m| m.path().to_json());
     cleanup.cgroup = mgr;
-    let annotations = bundle.spec.annotations().clone().unwrap_or_default();
-    let mut st = State {
-        oci_version: OCI_VERSION.into(),
-        id: a.id.clone(),
-        status: Status::Creating,
-        pid: 0,
-        bundle: bundle.dir.clone(),
-        rootfs: bundle.rootfs.clone(),
-        created: logging::rfc3339_now(),
-        owner: String::new(),
-        annotations,
-        start_time: 0,
-        cgroup_path: cgroup_json,
-        systemd_cgroup: a.systemd_cgroup,
-        poststart: hooks::of(&bundle.spec, "poststart"),
-        poststop: hooks::of(&bundle.spec, "poststop"),
-    };
+    failpoint::hit("create:after-cgroup");
+    if cgroup_json != st.cgroup_path {
+        // The host's cgroups changed between resolving and making: record what was made.
+        st.cgroup_path = cgroup_json;
+        cleanup.dir.as_ref().expect("set").save(&st)?;
+    }
     let prestart = hooks::of(&bundle.spec, "prestart");
     let create_runtime = hooks::of(&bundle.spec, "createRuntime");
     let st_ref = std::cell::RefCell::new(&mut st);
     let cg = cleanup.cgroup.as_deref();
+    let dir_ref = cleanup.dir.as_ref().expect("set");
     let mut on_pid = |pid: i32| -> Result<()> {
-        if let Some(cg) = cg {
-            cg.add_process(pid)?;
-        }
+        failpoint::hit("create:after-clone");
         let mut s = st_ref.borrow_mut();
         s.pid = pid;
         s.start_time = super::state::proc_stat(pid).map(|x| x.1).unwrap_or(0);
+        // Recorded before anything else: from here on `delete` finds (and kills) the init even
+        // when it is in no cgroup.
+        dir_ref.save(&s)?;
+        failpoint::hit("create:after-pid");
+        if let Some(cg) = cg {
+            cg.add_process(pid)?;
+        }
         Ok(())
     };
     let mut on_hooks = |_pid: i32| -> Result<Vec<u8>> {
@@ -185,8 +215,9 @@ pub fn create(store: &Store, a: &CreateArgs) -> Result<(State, ContainerDir)> {
     });
     let mut on_seccomp = |pid: i32, fd: OwnedFd| -> Result<()> {
         let Some((path, meta)) = &listener else {
-            return Err(Error::invalid(
-                "linux.seccomp: SCMP_ACT_NOTIFY needs listenerPath",
+            return Err(Error::field(
+                "linux.seccomp",
+                "SCMP_ACT_NOTIFY needs listenerPath",
             ));
         };
         let state = st_ref.borrow().spec_json();
@@ -201,13 +232,17 @@ pub fn create(store: &Store, a: &CreateArgs) -> Result<(State, ContainerDir)> {
         &mut on_seccomp,
     )?;
     drop(plan);
+    failpoint::hit("create:after-spawn");
     st.pid = spawned.pid;
     st.status = Status::Created;
     let dir = cleanup.dir.take().expect("set");
     let cgroup = cleanup.cgroup.take();
-    if let Err(e) = dir.save(&st).and_then(|_| match &a.pid_file {
-        Some(p) => write_pid_file(p, st.pid),
-        None => Ok(()),
+    if let Err(e) = dir.save(&st).and_then(|_| {
+        failpoint::hit("create:after-created");
+        match &a.pid_file {
+            Some(p) => write_pid_file(p, st.pid),
+            None => Ok(()),
+        }
     }) {
         // Undo: the init is waiting on the fifo; kill it and remove the state.
         // SAFETY: kill of the process we just created.

@@ -2,26 +2,37 @@
 
 use super::state::{ContainerDir, State, Status, Store};
 use crate::error::{Error, Result};
-use crate::{hooks, logging};
+use crate::{failpoint, hooks, logging};
 use std::time::Duration;
 
+/// Delete `id`. Understands every state a container can be left in, a half-created one included
+/// (its creator killed): the init is killed if it still lives (checked by start time), then the
+/// cgroup and the directory go. As runc: `-f` of a container that does not exist succeeds.
 pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
+    store.sweep_stale();
     let dir = match store.open(id) {
         Ok(d) => d,
-        Err(Error::State(m)) if force && m.contains("does not exist") => return Ok(()),
+        Err(e) if force && e.is_not_found() => return Ok(()),
         Err(e) => return Err(e),
     };
-    let st = dir.load_current()?;
+    failpoint::hit("delete:after-open");
+    let st = match dir.load_current() {
+        Ok(st) => st,
+        Err(e @ Error::CorruptState { .. }) => {
+            // Nothing in it can be trusted (a torn write after power loss, or edited by hand):
+            // what it named died with the machine; the directory is all that is left.
+            logging::warn(&format!("{e}: removing it"));
+            return dir.remove();
+        }
+        Err(e) => return Err(e),
+    };
     match st.status {
         Status::Stopped => {}
         Status::Created | Status::Creating => kill_and_wait(&st)?,
         Status::Running | Status::Paused if force => kill_and_wait(&st)?,
-        s => {
-            return Err(Error::State(format!(
-                "cannot delete container {id} that is not stopped: {s}"
-            )))
-        }
+        s => return Err(Error::wrong_state(id, "delete", s)),
     }
+    failpoint::hit("delete:after-kill");
     destroy(dir, st)
 }
 
@@ -40,10 +51,10 @@ fn kill_and_wait(st: &State) -> Result<()> {
     if let Some(fd) = super::pidfd_for(st.pid, st.start_time) {
         let _ = super::pidfd_signal(&fd, libc::SIGKILL);
         if !super::pidfd_wait(&fd, Duration::from_secs(10)) {
-            return Err(Error::State(format!(
-                "container {}: init {} did not die after SIGKILL",
-                st.id, st.pid
-            )));
+            return Err(Error::Unkillable {
+                id: st.id.clone(),
+                pid: st.pid,
+            });
         }
     }
     Ok(())
@@ -58,6 +69,7 @@ pub fn destroy(dir: ContainerDir, mut st: State) -> Result<()> {
         }
         cg.destroy()?;
     }
+    failpoint::hit("delete:after-cgroup");
     dir.remove()?;
     st.status = Status::Stopped;
     let poststop = std::mem::take(&mut st.poststop);

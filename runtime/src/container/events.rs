@@ -63,11 +63,9 @@ pub fn events(store: &Store, id: &str, stats_only: bool, interval: Duration) -> 
         let dir = store.open(id)?;
         let st = dir.load_current()?;
         if st.status == Status::Stopped {
-            return Err(Error::State(format!("container {id} is not running")));
+            return Err(Error::wrong_state(id, "events", st.status));
         }
-        let cg = super::cgroup_of(&st).ok_or_else(|| {
-            Error::State(format!("container {id} has no cgroup: no stats to report"))
-        })?;
+        let cg = super::cgroup_of(&st).ok_or_else(|| Error::missing(id, "events", "cgroup"))?;
         (st, cg)
     };
     let mut out = std::io::stdout().lock();

@@ -312,28 +312,13 @@ fn sub_cgroup_dirs(st: &super::State, specs: &[String]) -> Result<Vec<PathBuf>> 
 pub fn exec(store: &Store, a: &ExecArgs) -> Result<i32> {
     let dir = store.open(&a.id)?;
     let st = dir.load_current()?;
+    crate::failpoint::hit("exec:after-open");
     match st.status {
         Status::Running | Status::Created => {}
         Status::Paused if a.ignore_paused => {}
-        Status::Paused => {
-            return Err(Error::State(format!(
-            "cannot exec in container {}: container is paused (use --ignore-paused to override)",
-            a.id
-        )))
-        }
-        s => {
-            return Err(Error::State(format!(
-                "cannot exec in container {}: container is {s}",
-                a.id
-            )))
-        }
+        s => return Err(Error::wrong_state(&a.id, "exec in", s)),
     }
-    let spec = super::saved_spec(&dir).ok_or_else(|| {
-        Error::State(format!(
-            "container {}: its saved config.json is missing or unreadable",
-            a.id
-        ))
-    })?;
+    let spec = super::saved_spec(&dir).ok_or_else(|| Error::missing(&a.id, "exec in", "config"))?;
     let process = build_process(spec.process().as_ref(), a)?;
     // The same planning as for the init (spawn::plan): on a host without AppArmor/SELinux a
     // profile or label is an error, as with runc 1.1.5.
@@ -380,10 +365,7 @@ pub fn exec(store: &Store, a: &ExecArgs) -> Result<i32> {
     let joins = open_namespaces(&spec, st.pid)?;
     // The fds are open: make sure they belong to the init we recorded, not a reused pid.
     if !super::state::process_alive(st.pid, st.start_time) {
-        return Err(Error::State(format!(
-            "cannot exec in container {}: container is stopped",
-            a.id
-        )));
+        return Err(Error::wrong_state(&a.id, "exec in", Status::Stopped));
     }
     let cg = super::cgroup_of(&st);
     let sub_dirs = sub_cgroup_dirs(&st, &a.cgroups)?;
@@ -432,6 +414,7 @@ pub fn exec(store: &Store, a: &ExecArgs) -> Result<i32> {
     };
     let pid = crate::spawn::exec::spawn(&plan, join, &mut on_seccomp)?;
     drop(plan);
+    crate::failpoint::hit("exec:after-spawn");
     // The process runs: other commands on this container may proceed while we wait.
     drop(dir);
     if let Some(p) = &a.pid_file {

@@ -65,7 +65,7 @@ pub fn kill(store: &Store, id: &str, sig: i32, all: bool) -> Result<()> {
     let dir = store.open(id)?;
     let st = dir.load_current()?;
     if st.status == Status::Stopped {
-        return Err(Error::State(format!("container {id} is not running")));
+        return Err(Error::wrong_state(id, "kill", st.status));
     }
     if all {
         if let Some(cg) = super::cgroup_of(&st) {
@@ -88,7 +88,7 @@ pub fn kill(store: &Store, id: &str, sig: i32, all: bool) -> Result<()> {
         }
     }
     let fd = super::pidfd_for(st.pid, st.start_time)
-        .ok_or_else(|| Error::State(format!("container {id} is not running")))?;
+        .ok_or_else(|| Error::wrong_state(id, "kill", Status::Stopped))?;
     match super::pidfd_signal(&fd, sig) {
         Ok(()) => {
             thaw_if_killed_paused(&st, sig);

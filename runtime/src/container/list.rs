@@ -1,16 +1,27 @@
 //! `hull list`: every container under the root, as a table or JSON.
 
 use super::state::Store;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::logging;
 use std::os::unix::fs::MetadataExt;
 
 pub fn list(store: &Store, format: &str, quiet: bool) -> Result<String> {
+    store.sweep_stale();
     let mut rows = Vec::new();
     for id in store.ids()? {
         // A container deleted meanwhile is simply skipped.
         let Ok(dir) = store.open(&id) else { continue };
-        let Ok(mut st) = dir.load_current() else {
-            continue;
+        // A half-created one is listed too (`creating`, or `stopped` once its init is gone); an
+        // unreadable state.json as `stopped`, with a warning naming the file.
+        let mut st = match dir.load_current() {
+            Ok(st) => st,
+            Err(e @ Error::CorruptState { .. }) => {
+                logging::warn(&e.to_string());
+                let mut st = dir.orphan();
+                st.status = super::Status::Stopped;
+                st
+            }
+            Err(_) => continue,
         };
         st.owner = owner_of(&dir.path);
         rows.push(st);

@@ -12,6 +12,7 @@ pub mod ps;
 pub mod run;
 pub mod start;
 pub mod state;
+pub mod status;
 pub mod tty;
 pub mod update;
 
@@ -88,8 +89,8 @@ pub fn saved_spec(dir: &ContainerDir) -> Option<oci_spec::runtime::Spec> {
 }
 
 /// The error runc gives for a verb in the wrong state.
-pub fn wrong_state(id: &str, verb: &str, st: Status) -> Error {
-    Error::State(format!("cannot {verb} container {id}: container is {st}"))
+pub fn wrong_state(id: &str, verb: &'static str, st: Status) -> Error {
+    Error::wrong_state(id, verb, st)
 }
 
 /// The container's cgroup manager, re-opened from the path saved in its state.

@@ -7,12 +7,7 @@ use super::state::{Status, Store};
 use crate::error::{Error, Result};
 
 fn manager(st: &super::State) -> Result<Box<dyn hull_cgroups::CgroupManager>> {
-    super::cgroup_of(st).ok_or_else(|| {
-        Error::State(format!(
-            "container {}: has no cgroup to freeze (created without cgroups)",
-            st.id
-        ))
-    })
+    super::cgroup_of(st).ok_or_else(|| Error::missing(&st.id, "pause", "cgroup"))
 }
 
 pub fn pause(store: &Store, id: &str) -> Result<()> {
@@ -20,11 +15,7 @@ pub fn pause(store: &Store, id: &str) -> Result<()> {
     let mut st = dir.load_current()?;
     match st.status {
         Status::Running | Status::Created => {}
-        s => {
-            return Err(Error::State(format!(
-                "cannot pause container {id}: container is {s} (only a running or created container can be paused)"
-            )))
-        }
+        s => return Err(Error::wrong_state(id, "pause", s)),
     }
     let cg = manager(&st)?;
     cg.freeze()?;
@@ -40,10 +31,7 @@ pub fn resume(store: &Store, id: &str) -> Result<()> {
     let dir = store.open(id)?;
     let mut st = dir.load_current()?;
     if st.status != Status::Paused {
-        return Err(Error::State(format!(
-            "cannot resume container {id}: container is {} (not paused)",
-            st.status
-        )));
+        return Err(Error::wrong_state(id, "resume", st.status));
     }
     let cg = manager(&st)?;
     cg.thaw()?;

@@ -38,6 +38,7 @@ pub fn run(store: &Store, a: &CreateArgs, detach: bool, keep: bool) -> Result<i3
             None => a,
         };
         let (st, dir) = create(store, a)?;
+        crate::failpoint::hit("run:after-create");
         let pid = st.pid;
         if let Err(e) = start_locked(&dir, st) {
             drop(dir);
@@ -45,6 +46,7 @@ pub fn run(store: &Store, a: &CreateArgs, detach: bool, keep: bool) -> Result<i3
             return Err(e);
         }
         drop(dir);
+        crate::failpoint::hit("run:after-start");
         Ok(pid)
     })();
     let pid = result?;
@@ -53,6 +55,7 @@ pub fn run(store: &Store, a: &CreateArgs, detach: bool, keep: bool) -> Result<i3
         return Ok(0);
     };
     let code = fg.wait(pid);
+    crate::failpoint::hit("run:after-exit");
     if !keep {
         super::delete::delete(store, &a.id, true)?;
     }

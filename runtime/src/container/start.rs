@@ -3,13 +3,14 @@
 use super::state::{ContainerDir, State, Status, Store, EXEC_FIFO};
 use super::wrong_state;
 use crate::error::{Error, Result};
-use crate::{hooks, logging, sys};
+use crate::{failpoint, hooks, logging, sys};
 use nix::errno::Errno;
 use std::os::fd::AsRawFd;
 
 pub fn start(store: &Store, id: &str) -> Result<()> {
     let dir = store.open(id)?;
     let st = dir.load_current()?;
+    failpoint::hit("start:after-open");
     start_locked(&dir, st)
 }
 
@@ -17,12 +18,6 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
 pub fn start_locked(dir: &ContainerDir, mut st: State) -> Result<()> {
     match st.status {
         Status::Created => {}
-        Status::Stopped => {
-            return Err(Error::State(format!(
-                "cannot start container {}: container has stopped",
-                st.id
-            )))
-        }
         s => return Err(wrong_state(&st.id, "start", s)),
     }
     let fifo = dir.path.join(EXEC_FIFO);
@@ -40,11 +35,12 @@ pub fn start_locked(dir: &ContainerDir, mut st: State) -> Result<()> {
             // SAFETY: read into a valid one-byte buffer.
             let n = unsafe { libc::read(fd.as_raw_fd(), b.as_mut_ptr() as *mut libc::c_void, 1) };
             if n == 1 {
+                failpoint::hit("start:after-release");
                 break;
             }
         }
         if init_ev != 0 || pidfd.is_none() {
-            return Err(Error::State(format!(
+            return Err(Error::StartFailed(format!(
                 "cannot start container {}: its init process exited before start",
                 st.id
             )));
@@ -69,8 +65,11 @@ pub fn start_locked(dir: &ContainerDir, mut st: State) -> Result<()> {
         }
     }
     let _ = std::fs::remove_file(&fifo);
+    failpoint::hit("start:after-exec");
     if !report.is_empty() {
-        return Err(Error::State(String::from_utf8_lossy(&report).into_owned()));
+        return Err(Error::StartFailed(
+            String::from_utf8_lossy(&report).into_owned(),
+        ));
     }
     // state.json is not rewritten: `running` is read from the exec fifo being gone
     // (state::current_status). One write + rename less per start, and on a disk-backed root

@@ -18,33 +18,7 @@ pub const STATE_FILE: &str = "state.json";
 pub const EXEC_FIFO: &str = "exec.fifo";
 pub const CONFIG_COPY: &str = "config.json";
 
-#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Creating,
-    Created,
-    Running,
-    Paused,
-    Stopped,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Creating => "creating",
-            Status::Created => "created",
-            Status::Running => "running",
-            Status::Paused => "paused",
-            Status::Stopped => "stopped",
-        }
-    }
-}
-
-impl std::fmt::Display for Status {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use super::status::Status;
 
 /// What hull keeps about a container. The first fields are the runtime-spec state (plus runc's
 /// `rootfs`, `created`, `owner`); the rest is hull's own bookkeeping.
@@ -127,6 +101,10 @@ pub struct Store {
     root: PathBuf,
 }
 
+/// Prefix of the directory a new container is assembled in before it is renamed to its ID
+/// (`#` is not allowed in IDs, so it can never clash with a container).
+const NEW_PREFIX: &str = "#new-";
+
 impl Store {
     pub fn new(root: &Path) -> Self {
         Store {
@@ -146,34 +124,104 @@ impl Store {
             .map_err(|e| Error::io("create state root", &self.root, e))
     }
 
-    /// Create the directory of a new container, locked. Fails if the ID is taken.
-    pub fn create(&self, id: &str) -> Result<ContainerDir> {
+    /// Create the directory of a new container, locked, with `first` (status `creating`) already
+    /// in it: the directory is assembled under a temporary name and renamed to the ID without
+    /// replacing anything, so no command ever sees the ID without a state.json. Fails with
+    /// `AlreadyExists` if the ID is taken (saying so when it is a half-created one).
+    pub fn create(&self, first: &State) -> Result<ContainerDir> {
+        let id = first.id.as_str();
         validate_id(id)?;
         self.ensure_root()?;
         let path = self.root.join(id);
-        match fs::DirBuilder::new().mode(0o711).create(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                return Err(Error::State(format!(
-                    "container with id {id} already exists"
-                )))
-            }
-            Err(e) => return Err(Error::io("create state dir", &path, e)),
+        if path.symlink_metadata().is_ok() {
+            return Err(self.taken(id));
         }
-        ContainerDir::lock(id, path)
+        let tmp = self.root.join(format!(
+            "{NEW_PREFIX}{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0)
+        ));
+        fs::DirBuilder::new()
+            .mode(0o711)
+            .create(&tmp)
+            .map_err(|e| Error::io("create state dir", &path, e))?;
+        let made = (|| {
+            let mut dir = ContainerDir::lock_new(id, tmp.clone())?;
+            dir.write_state(first, &path.join(STATE_FILE))?;
+            crate::failpoint::hit("create:before-state-rename");
+            rename_noreplace(&tmp, &path).map_err(|e| {
+                if matches!(e.raw_os_error(), Some(libc::EEXIST) | Some(libc::ENOTEMPTY)) {
+                    self.taken(id)
+                } else {
+                    Error::io("create state dir", &path, e)
+                }
+            })?;
+            dir.path = path.clone();
+            Ok(dir)
+        })();
+        if made.is_err() {
+            let _ = fs::remove_dir_all(&tmp);
+        }
+        made
     }
 
-    /// Open and lock an existing container's directory.
+    /// The error for a taken ID: a plain "already exists", or, when its create never finished
+    /// (no command holds it, and it has no state.json or one still `creating` without a live
+    /// init), the hint to finish the cleanup.
+    fn taken(&self, id: &str) -> Error {
+        let path = self.root.join(id);
+        let half = (|| {
+            let f = fs::File::open(&path).ok()?;
+            // SAFETY: flock on a valid fd; non-blocking: someone holding it is still at work.
+            if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) } != 0 {
+                return Some(false);
+            }
+            match fs::read(path.join(STATE_FILE)) {
+                Err(_) => Some(true),
+                Ok(data) => match serde_json::from_slice::<State>(&data) {
+                    Err(_) => Some(true),
+                    Ok(s) => Some(s.status == Status::Creating),
+                },
+            }
+        })()
+        .unwrap_or(false);
+        Error::AlreadyExists {
+            id: id.to_string(),
+            half_created: half,
+        }
+    }
+
+    /// Open and lock an existing container's directory (also one without a state.json: a
+    /// half-made container that `state` reports and `delete` cleans up).
     pub fn open(&self, id: &str) -> Result<ContainerDir> {
         validate_id(id)?;
         let path = self.root.join(id);
-        if !path.join(STATE_FILE).exists() {
-            return Err(Error::State(format!("container {id} does not exist")));
+        // The directory may be removed (or removed and made again) while we wait for the lock:
+        // after locking, check that the path still names the directory we hold.
+        for _ in 0..8 {
+            let dir = match ContainerDir::lock(id, path.clone()) {
+                Ok(d) => d,
+                Err(Error::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound
+                        || source.raw_os_error() == Some(libc::ENOTDIR) =>
+                {
+                    return Err(Error::not_found(id))
+                }
+                Err(e) => return Err(e),
+            };
+            match dir.still_current() {
+                Some(true) => return Ok(dir),
+                Some(false) => continue,
+                None => return Err(Error::not_found(id)),
+            }
         }
-        ContainerDir::lock(id, path)
+        Err(Error::not_found(id))
     }
 
-    /// IDs of every container under the root, sorted.
+    /// IDs of every container under the root (with or without a state.json), sorted.
     pub fn ids(&self) -> Result<Vec<String>> {
         let rd = match fs::read_dir(&self.root) {
             Ok(rd) => rd,
@@ -182,12 +230,66 @@ impl Store {
         };
         let mut ids: Vec<String> = rd
             .filter_map(|e| e.ok())
-            .filter(|e| e.path().join(STATE_FILE).exists())
+            .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
             .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| validate_id(n).is_ok())
             .collect();
         ids.sort();
         Ok(ids)
     }
+
+    /// Remove the temporary directories of creates whose process died before it renamed them
+    /// (they hold only a `creating` state.json: nothing was made on the host yet).
+    pub fn sweep_stale(&self) {
+        let Ok(rd) = fs::read_dir(&self.root) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name();
+            let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(NEW_PREFIX)) else {
+                continue;
+            };
+            let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<i32>().ok()) else {
+                continue;
+            };
+            // SAFETY: kill with signal 0 only checks whether the pid exists.
+            let gone = unsafe { libc::kill(pid, 0) } != 0
+                && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+            if gone {
+                let _ = fs::remove_dir_all(e.path());
+            }
+        }
+    }
+}
+
+/// rename(2) that fails with EEXIST instead of replacing an (empty) directory at `to`.
+fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let f = std::ffi::CString::new(from.as_os_str().as_bytes())?;
+    let t = std::ffi::CString::new(to.as_os_str().as_bytes())?;
+    // SAFETY: renameat2 with two valid NUL-terminated paths relative to the cwd.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            f.as_ptr(),
+            libc::AT_FDCWD,
+            t.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if rc == 0 {
+        return Ok(());
+    }
+    let e = std::io::Error::last_os_error();
+    if e.raw_os_error() != Some(libc::EINVAL) {
+        return Err(e);
+    }
+    // A filesystem without RENAME_NOREPLACE: check, then rename (a plain rename would only
+    // replace an empty directory, never a container's).
+    if to.symlink_metadata().is_ok() {
+        return Err(std::io::Error::from_raw_os_error(libc::EEXIST));
+    }
+    fs::rename(from, to)
 }
 
 /// A container's state directory, held under an exclusive flock for the life of this value.
@@ -205,14 +307,16 @@ impl ContainerDir {
             .open(&path)
             .map_err(|e| Error::io("open state dir", &path, e))?;
         let fd: OwnedFd = f.into();
-        // SAFETY: flock on a valid, owned fd.
-        let rc = unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX) };
-        if rc != 0 {
-            return Err(Error::io(
-                "lock state dir",
-                &path,
-                std::io::Error::last_os_error(),
-            ));
+        loop {
+            // SAFETY: flock on a valid, owned fd.
+            let rc = unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX) };
+            if rc == 0 {
+                break;
+            }
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EINTR) {
+                return Err(Error::io("lock state dir", &path, e));
+            }
         }
         Ok(ContainerDir {
             id: id.to_string(),
@@ -221,22 +325,64 @@ impl ContainerDir {
         })
     }
 
+    /// Lock a directory this process just made (nobody else can hold it yet).
+    fn lock_new(id: &str, path: PathBuf) -> Result<Self> {
+        Self::lock(id, path)
+    }
+
+    /// Whether `path` still names the locked directory: Some(false) when it was replaced by
+    /// another one, None when it is gone.
+    fn still_current(&self) -> Option<bool> {
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: fstat on our own fd into a zeroed plain-data struct.
+        let mut held: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        if unsafe { libc::fstat(self._lock.as_raw_fd(), &mut held) } != 0 || held.st_nlink == 0 {
+            return None;
+        }
+        let now = fs::symlink_metadata(&self.path).ok()?;
+        Some(now.ino() == held.st_ino && now.dev() == held.st_dev)
+    }
+
     /// The raw fd holding the lock (the spawned child must close its copy).
     pub fn lock_fd(&self) -> i32 {
         self._lock.as_raw_fd()
     }
 
+    /// The state as written. A directory without a state.json (a create that died before it
+    /// wrote one, with an older hull, or a directory made by hand) loads as `creating` with no
+    /// pid: it reports `stopped`, and `delete` removes it.
     pub fn load(&self) -> Result<State> {
         let p = self.path.join(STATE_FILE);
-        let data = fs::read(&p).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                Error::State(format!("container {} does not exist", self.id))
-            } else {
-                Error::io("read", &p, e)
-            }
-        })?;
-        serde_json::from_slice(&data)
-            .map_err(|e| Error::invalid(format!("corrupt state file {}: {e}", p.display())))
+        let data = match fs::read(&p) {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(self.orphan()),
+            Err(e) => return Err(Error::io("read", &p, e)),
+        };
+        serde_json::from_slice(&data).map_err(|e| Error::CorruptState {
+            path: p,
+            msg: format!("{e} (run `hull delete -f {}` to remove it)", self.id),
+        })
+    }
+
+    /// The state of a directory that has none: `creating`, no pid, nothing recorded.
+    pub fn orphan(&self) -> State {
+        State {
+            oci_version: super::OCI_VERSION.into(),
+            id: self.id.clone(),
+            status: Status::Creating,
+            pid: 0,
+            bundle: PathBuf::new(),
+            rootfs: PathBuf::new(),
+            created: String::new(),
+            owner: String::new(),
+            annotations: HashMap::new(),
+            start_time: 0,
+            cgroup_path: None,
+            systemd_cgroup: false,
+            poststart: vec![],
+            poststop: vec![],
+        }
     }
 
     /// Load the state and bring its status up to date with the real process.
@@ -246,27 +392,69 @@ impl ContainerDir {
         Ok(s)
     }
 
-    /// Write state.json atomically (temp file + rename).
+    /// Write state.json atomically (temp file + rename). A failure (full disk, read-only root)
+    /// leaves the previous state.json as it was and no temp file.
     pub fn save(&self, s: &State) -> Result<()> {
-        let tmp = self.path.join(".state.json.tmp");
-        let data = serde_json::to_vec(s).expect("state serialises");
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(|e| Error::io("write", &tmp, e))?;
-        f.write_all(&data)
-            .map_err(|e| Error::io("write", &tmp, e))?;
-        drop(f);
-        let dst = self.path.join(STATE_FILE);
-        fs::rename(&tmp, &dst).map_err(|e| Error::io("rename", &dst, e))
+        self.write_state(s, &self.path.join(STATE_FILE))
     }
 
-    /// Remove the directory and everything in it.
+    /// `save`, naming `shown` in errors (the final path while the dir still has its temp name).
+    fn write_state(&self, s: &State, shown: &Path) -> Result<()> {
+        let tmp = self.path.join(".state.json.tmp");
+        let data = serde_json::to_vec(s).expect("state serialises");
+        let written = (|| {
+            let mut f = fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)?;
+            f.write_all(&data)?;
+            drop(f);
+            fs::rename(&tmp, self.path.join(STATE_FILE))
+        })();
+        written.map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            Error::io("write state", shown, e)
+        })
+    }
+
+    /// Remove the directory and everything in it, state.json last: a delete killed half-way
+    /// leaves a directory that still loads (or loads as an orphan) and can be deleted again.
     pub fn remove(self) -> Result<()> {
-        fs::remove_dir_all(&self.path).map_err(|e| Error::io("remove state dir", &self.path, e))
+        let state = self.path.join(STATE_FILE);
+        if let Ok(rd) = fs::read_dir(&self.path) {
+            for e in rd.flatten() {
+                let p = e.path();
+                if p == state {
+                    continue;
+                }
+                let r = if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                    fs::remove_dir_all(&p)
+                } else {
+                    fs::remove_file(&p)
+                };
+                match r {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(Error::io("remove", &p, e))
+                    }
+                    _ => {}
+                }
+            }
+        }
+        crate::failpoint::hit("delete:before-state-remove");
+        match fs::remove_file(&state) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(Error::io("remove", &state, e))
+            }
+            _ => {}
+        }
+        match fs::remove_dir(&self.path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(Error::io("remove state dir", &self.path, e))
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -339,15 +527,11 @@ mod tests {
         assert!(!process_alive(0, 0));
     }
 
-    #[test]
-    fn store_create_is_exclusive_and_removable() {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = Store::new(&tmp.path().join("root"));
-        let d = store.create("c1").unwrap();
-        let st = State {
+    fn state(id: &str, status: Status) -> State {
+        State {
             oci_version: "1.2.0".into(),
-            id: "c1".into(),
-            status: Status::Created,
+            id: id.into(),
+            status,
             pid: 0,
             bundle: "/b".into(),
             rootfs: "/b/rootfs".into(),
@@ -359,18 +543,99 @@ mod tests {
             systemd_cgroup: false,
             poststart: vec![],
             poststop: vec![],
-        };
-        d.save(&st).unwrap();
+        }
+    }
+
+    #[test]
+    fn store_create_is_exclusive_and_removable() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::new(&tmp.path().join("root"));
+        let d = store.create(&state("c1", Status::Creating)).unwrap();
+        // The first state is on disk as soon as the ID exists.
+        let raw = fs::read(tmp.path().join("root/c1").join(STATE_FILE)).unwrap();
+        let on_disk: State = serde_json::from_slice(&raw).unwrap();
+        assert_eq!(on_disk.status, Status::Creating);
+        d.save(&state("c1", Status::Created)).unwrap();
         drop(d);
-        let e = store.create("c1").err().unwrap().to_string();
-        assert!(e.contains("already exists"), "{e}");
+        match store.create(&state("c1", Status::Creating)) {
+            Err(Error::AlreadyExists { half_created, .. }) => assert!(!half_created),
+            other => panic!("expected AlreadyExists, got {:?}", other.err()),
+        }
+        // Nothing but the container's own directory under the root (the temp dir is gone).
+        let names: Vec<_> = fs::read_dir(store.root())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("c1")]);
         assert_eq!(store.ids().unwrap(), vec!["c1".to_string()]);
         let d = store.open("c1").unwrap();
         // pid 0 is never alive: the status is computed as stopped.
         assert_eq!(d.load_current().unwrap().status, Status::Stopped);
         d.remove().unwrap();
         assert!(store.ids().unwrap().is_empty());
-        let e = store.open("c1").err().unwrap().to_string();
-        assert!(e.contains("does not exist"), "{e}");
+        assert!(store.open("c1").err().unwrap().is_not_found());
+    }
+
+    #[test]
+    fn a_dir_without_state_is_half_created_and_removable() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::new(&tmp.path().join("root"));
+        fs::create_dir_all(store.root().join("half")).unwrap();
+        match store.create(&state("half", Status::Creating)) {
+            Err(e @ Error::AlreadyExists { .. }) => {
+                assert!(matches!(
+                    e,
+                    Error::AlreadyExists {
+                        half_created: true,
+                        ..
+                    }
+                ));
+                assert!(e.to_string().contains("hull delete -f half"), "{e}");
+            }
+            other => panic!("expected AlreadyExists, got {:?}", other.err()),
+        }
+        assert_eq!(store.ids().unwrap(), vec!["half".to_string()]);
+        let d = store.open("half").unwrap();
+        let st = d.load_current().unwrap();
+        assert_eq!((st.status, st.pid), (Status::Stopped, 0));
+        // While a command holds the lock, the ID is busy, not half-created.
+        match store.create(&state("half", Status::Creating)) {
+            Err(Error::AlreadyExists { half_created, .. }) => assert!(!half_created),
+            other => panic!("expected AlreadyExists, got {:?}", other.err()),
+        }
+        d.remove().unwrap();
+        assert!(!store.root().join("half").exists());
+    }
+
+    #[test]
+    fn a_corrupt_state_is_reported_by_path() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::new(&tmp.path().join("root"));
+        fs::create_dir_all(store.root().join("bad")).unwrap();
+        fs::write(store.root().join("bad").join(STATE_FILE), b"{\"oci").unwrap();
+        let d = store.open("bad").unwrap();
+        match d.load() {
+            Err(e @ Error::CorruptState { .. }) => {
+                assert!(e.to_string().contains("bad/state.json"), "{e}")
+            }
+            other => panic!("expected CorruptState, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn stale_temp_dirs_of_dead_creators_are_swept() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::new(&tmp.path().join("root"));
+        // A pid that cannot exist (above pid_max's ceiling) and our own, which lives.
+        let dead = store.root().join(format!("{NEW_PREFIX}99999999-1"));
+        let live = store
+            .root()
+            .join(format!("{NEW_PREFIX}{}-1", std::process::id()));
+        fs::create_dir_all(&dead).unwrap();
+        fs::create_dir_all(&live).unwrap();
+        assert!(store.ids().unwrap().is_empty(), "temp dirs are not IDs");
+        store.sweep_stale();
+        assert!(!dead.exists());
+        assert!(live.exists());
     }
 }

@@ -236,17 +236,9 @@ pub fn update(store: &Store, a: &UpdateArgs) -> Result<()> {
     let dir = store.open(&a.id)?;
     let st = dir.load_current()?;
     if st.status == Status::Stopped {
-        return Err(Error::State(format!(
-            "cannot update container {}: container is stopped",
-            a.id
-        )));
+        return Err(Error::wrong_state(&a.id, "update", Status::Stopped));
     }
-    let cg = super::cgroup_of(&st).ok_or_else(|| {
-        Error::State(format!(
-            "cannot update container {}: it has no cgroup",
-            a.id
-        ))
-    })?;
+    let cg = super::cgroup_of(&st).ok_or_else(|| Error::missing(&a.id, "update", "cgroup"))?;
     let res = plan(a, cg.path().layout)?;
     cg.apply(&res)?;
     Ok(())
