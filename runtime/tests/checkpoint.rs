@@ -50,7 +50,7 @@ fn checkpoint_bad_input_is_refused_and_leaves_nothing() {
     });
     let o = env.hull(&["checkpoint", "--image-path", ip, &id]);
     assert!(
-        !o.status.success() && stderr(&o).contains("not running"),
+        !o.status.success() && stderr(&o).contains("is stopped"),
         "{}",
         stderr(&o)
     );

@@ -52,10 +52,7 @@ pub fn checkpoint(store: &Store, id: &str, o: &CheckpointOpts) -> Result<()> {
     let dir = store.open(id)?;
     let st = dir.load_current()?;
     if !matches!(st.status, Status::Running | Status::Paused) {
-        return Err(Error::State(format!(
-            "container {id} is not running ({}): nothing to checkpoint",
-            st.status
-        )));
+        return Err(Error::wrong_state(id, "checkpoint", st.status));
     }
     if o.lazy_pages {
         return Err(Error::invalid(
