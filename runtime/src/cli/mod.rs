@@ -27,10 +27,10 @@ mod table;
 mod tests;
 mod update;
 
+pub use crate::container::update::UpdateArgs;
 pub use create::CreateFlags;
 pub use exec::ExecFlags;
 pub use table::UsageError;
-pub use update::UpdateFlags;
 
 use crate::container::Store;
 use crate::error::Result;
@@ -165,7 +165,7 @@ pub enum Cmd {
         stats: bool,
         id: String,
     },
-    Update(UpdateFlags),
+    Update(UpdateArgs),
     Checkpoint {
         rest: Vec<String>,
     },

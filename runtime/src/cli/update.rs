@@ -1,9 +1,9 @@
-//! `update`: its flag table, the flags as [`UpdateFlags`], and the call into `container::update`.
+//! `update`: its flag table, the flags as [`UpdateArgs`], and the call into `container::update`.
 
 use super::table::{path, string, value, Flag, Matches, Verb};
+use crate::container::update::UpdateArgs;
 use crate::container::{self, Store};
 use crate::error::Result;
-use std::path::PathBuf;
 
 const UPDATE_FLAGS: &[Flag] = &[
     value(
@@ -70,30 +70,8 @@ pub(super) const UPDATE: Verb = Verb {
     hidden: false,
 };
 
-#[derive(Debug, Clone)]
-pub struct UpdateFlags {
-    pub resources: Option<PathBuf>,
-    pub memory: Option<String>,
-    pub memory_swap: Option<String>,
-    pub memory_reservation: Option<String>,
-    pub kernel_memory: Option<String>,
-    pub kernel_memory_tcp: Option<String>,
-    pub cpu_quota: Option<String>,
-    pub cpu_period: Option<String>,
-    pub cpu_share: Option<String>,
-    pub cpu_rt_period: Option<String>,
-    pub cpu_rt_runtime: Option<String>,
-    pub cpuset_cpus: Option<String>,
-    pub cpuset_mems: Option<String>,
-    pub pids_limit: Option<String>,
-    pub blkio_weight: Option<String>,
-    pub l3_cache_schema: Option<String>,
-    pub mem_bw_schema: Option<String>,
-    pub id: String,
-}
-
-pub(super) fn flags(m: &Matches) -> UpdateFlags {
-    UpdateFlags {
+pub(super) fn flags(m: &Matches) -> UpdateArgs {
+    UpdateArgs {
         resources: path(m, "resources"),
         memory: string(m, "memory"),
         memory_swap: string(m, "memory-swap"),
@@ -115,26 +93,6 @@ pub(super) fn flags(m: &Matches) -> UpdateFlags {
     }
 }
 
-pub(super) fn update(store: &Store, u: UpdateFlags) -> Result<i32> {
-    let args = container::update::UpdateArgs {
-        id: u.id,
-        resources: u.resources,
-        memory: u.memory,
-        memory_swap: u.memory_swap,
-        memory_reservation: u.memory_reservation,
-        kernel_memory: u.kernel_memory,
-        kernel_memory_tcp: u.kernel_memory_tcp,
-        cpu_quota: u.cpu_quota,
-        cpu_period: u.cpu_period,
-        cpu_share: u.cpu_share,
-        cpu_rt_period: u.cpu_rt_period,
-        cpu_rt_runtime: u.cpu_rt_runtime,
-        cpuset_cpus: u.cpuset_cpus,
-        cpuset_mems: u.cpuset_mems,
-        pids_limit: u.pids_limit,
-        blkio_weight: u.blkio_weight,
-        l3_cache_schema: u.l3_cache_schema,
-        mem_bw_schema: u.mem_bw_schema,
-    };
+pub(super) fn update(store: &Store, args: UpdateArgs) -> Result<i32> {
     container::update::update(store, &args).map(|_| 0)
 }
