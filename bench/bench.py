@@ -965,6 +965,11 @@ class Bench:
                 if v.get(m) is not None and v.get("quiet"):
                     v[m + "_ratio"] = v[m] / v["quiet"]
 
+    # ---------- 9. list/state with many containers (bench/listing.py) ----------
+    def bench_listing(self):
+        import listing  # bench/ is on sys.path (main)
+        listing.run(self, median, ms, log)
+
     def scale_mount(self, n):
         """n tmpfs mounts under one tmpfs in the bench's workdir: one lazy umount removes them all."""
         libc = ctypes.CDLL(None, use_errno=True)
@@ -1143,7 +1148,8 @@ class Bench:
             for key, fn in (("lifecycle", self.bench_lifecycle), ("verbs", self.bench_verbs),
                             ("memory", self.bench_memory), ("burst", self.bench_burst),
                             ("containerd", self.bench_containerd), ("seccomp", self.bench_seccomp),
-                            ("seccomp_run", self.bench_seccomp_run), ("scaling", self.bench_scaling)):
+                            ("seccomp_run", self.bench_seccomp_run), ("scaling", self.bench_scaling),
+                            ("listing", self.bench_listing)):
                 if key in wanted or "all" in wanted:
                     fn()
         finally:
@@ -1202,8 +1208,8 @@ def main():
     ap.add_argument("--out-md", default=os.path.join(REPO, "build/bench.md"))
     ap.add_argument("--out-json", default=os.path.join(REPO, "build/bench.json"))
     ap.add_argument("--sections", default="all",
-                    help="comma list of lifecycle,verbs,memory,burst,containerd,seccomp,seccomp_run,scaling "
-                         "(default all)")
+                    help="comma list of lifecycle,verbs,memory,burst,containerd,seccomp,seccomp_run,scaling,"
+                         "listing (default all)")
     ap.add_argument("--runs", type=int, default=100, help="sequential `run`s per runtime")
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--par", type=int, default=8, help="concurrent `run`s per batch")
@@ -1218,6 +1224,9 @@ def main():
     ap.add_argument("--scale-idle", type=int, default=100, help="scaling: idle containers per runtime")
     ap.add_argument("--scale-mounts", type=int, default=1000, help="scaling: extra tmpfs mounts")
     ap.add_argument("--scale-runs", type=int, default=20, help="scaling: `run`s per runtime and condition")
+    ap.add_argument("--list-counts", default="10,100,1000",
+                    help="listing: container counts under one --root (three or more)")
+    ap.add_argument("--list-runs", type=int, default=10, help="listing: `list`/`state` calls per count")
     ap.add_argument("--quick", action="store_true", help="few iterations (smoke test of the harness)")
     ap.add_argument("--command", default=None, help="the command line to record in the report")
     a = ap.parse_args()
@@ -1225,6 +1234,7 @@ def main():
         (a.runs, a.warmup, a.batches, a.verbs, a.rss, a.burst, a.burst_rounds, a.ctr_runs,
          a.seccomp_iters, a.seccomp_runs) = (5, 1, 2, 3, 2, 10, 1, 3, 5, 3)
         a.scale_idle, a.scale_mounts, a.scale_runs = 10, 100, 3
+        a.list_counts, a.list_runs = "2,5,10", 2
     if os.geteuid() != 0:
         sys.exit("bench: must run as root (it creates containers)")
     if not os.path.exists(os.path.join(a.rootfs, "bin/busybox")):
