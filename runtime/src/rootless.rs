@@ -90,10 +90,23 @@ fn writable_directly(map: &[Line], own: u32, privileged: bool) -> bool {
     privileged || matches!(map, [(_, host, 1)] if *host == u64::from(own))
 }
 
+/// Whether this process may write any id mapping: root of the initial user namespace.
+pub fn privileged() -> bool {
+    euid() == 0 && in_initial_userns()
+}
+
+/// In the init, once its maps are written: non-dumpable again until execve. (Until then it stays
+/// dumpable when `privileged()` is false: a non-dumpable task's `/proc/<pid>` files belong to
+/// root, so its unprivileged parent could not open `uid_map`. runc does the same.)
+pub fn drop_dumpable() {
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+}
+
 /// Give the (new) user namespace of `pid` its mappings; errors name the config field.
 pub fn write_maps(pid: i32, uid_map: &str, gid_map: &str) -> Result<()> {
     // Root of the initial user namespace holds CAP_SETUID/CAP_SETGID over every id.
-    let privileged = euid() == 0 && in_initial_userns();
+    let privileged = privileged();
     // SAFETY: getegid cannot fail.
     let egid = unsafe { libc::getegid() };
     if !gid_map.is_empty() {

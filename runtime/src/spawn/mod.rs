@@ -128,7 +128,10 @@ pub fn plan(b: &Bundle, opts: &CreateOpts, exec_fifo: OwnedFd) -> Result<InitPla
     )?;
     Ok(InitPlan {
         process: spec.process,
-        namespaces: spec.namespaces,
+        namespaces: plan::NamespacePlan {
+            maps_need_dumpable: spec.namespaces.new_user && !crate::rootless::privileged(),
+            ..spec.namespaces
+        },
         joins,
         rootfs: spec.rootfs,
         hostname: spec.hostname,

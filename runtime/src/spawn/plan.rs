@@ -276,6 +276,8 @@ pub struct NamespacePlan {
     pub gid_map: String,
     /// /proc/self/timens_offsets contents.
     pub time_offsets: Option<String>,
+    /// Rootless: the init stays dumpable until its unprivileged parent has written the maps.
+    pub maps_need_dumpable: bool,
 }
 
 /// CLONE_NEWTIME (not in every libc).
