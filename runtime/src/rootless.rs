@@ -47,6 +47,54 @@ pub fn resolve(flag: &str) -> Result<bool> {
     }
 }
 
+/// `--rootless` as resolved by the CLI (`auto` until it is set).
+static MODE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+/// Record the resolved `--rootless` for this command.
+pub fn set_mode(rootless: bool) {
+    let _ = MODE.set(rootless);
+}
+
+/// Whether this command runs rootless (the resolved `--rootless`, else `auto`).
+pub fn mode() -> bool {
+    *MODE.get_or_init(|| resolve("auto").unwrap_or(false))
+}
+
+/// runc 1.1's rootless cgroup rule (fs2 and fs `Apply`): when rootless, a cgroup that cannot be
+/// made or joined is skipped (with a warning) only if the config names no `cgroupsPath` and asks
+/// for no limit; device rules do not count, runc ignores their errors when rootless. With a path
+/// or a limit, the permission error stays an error: a user-owned (delegated) cgroup v2 subtree
+/// named in `cgroupsPath` is used like any other.
+pub fn cgroup_optional(
+    cgroups_path: Option<&str>,
+    res: Option<&oci_spec::runtime::LinuxResources>,
+) -> bool {
+    mode() && cgroups_path.is_none() && !res.is_some_and(asks_for_limits)
+}
+
+fn asks_for_limits(r: &oci_spec::runtime::LinuxResources) -> bool {
+    r.memory().is_some()
+        || r.cpu().is_some()
+        || r.pids().is_some()
+        || r.block_io().is_some()
+        || r.hugepage_limits().as_ref().is_some_and(|v| !v.is_empty())
+        || r.network().is_some()
+        || r.rdma().as_ref().is_some_and(|m| !m.is_empty())
+        || r.unified().as_ref().is_some_and(|m| !m.is_empty())
+}
+
+/// The resources hull writes: when rootless and unprivileged, without device rules (a user cannot
+/// load a cgroup device filter, and runc ignores that failure when rootless; device nodes in a
+/// user namespace are bind mounts of the host's, which the host's permissions already guard).
+pub fn cgroup_resources(
+    mut res: oci_spec::runtime::LinuxResources,
+) -> oci_spec::runtime::LinuxResources {
+    if mode() && !privileged() {
+        res.set_devices(None);
+    }
+    res
+}
+
 /// The default `--root` when it is not `/run/hull`: `$XDG_RUNTIME_DIR/hull` for a user that is
 /// not the real root (runc's `shouldHonorXDGRuntimeDir`).
 pub fn default_root() -> Option<PathBuf> {
@@ -203,6 +251,26 @@ mod tests {
             false
         ));
         assert!(writable_directly(&parse_map("0 100000 65536\n"), 0, true));
+    }
+
+    #[test]
+    fn limits_make_a_rootless_cgroup_required() {
+        use oci_spec::runtime::{LinuxPidsBuilder, LinuxResources, LinuxResourcesBuilder};
+        let devices_only = LinuxResourcesBuilder::default()
+            .devices(vec![Default::default()])
+            .build()
+            .unwrap();
+        assert!(!asks_for_limits(&devices_only), "device rules are no limit");
+        assert!(!asks_for_limits(&LinuxResources::default()));
+        let pids = LinuxResourcesBuilder::default()
+            .pids(LinuxPidsBuilder::default().limit(10).build().unwrap())
+            .build()
+            .unwrap();
+        assert!(asks_for_limits(&pids));
+        set_mode(true);
+        assert!(cgroup_optional(None, Some(&devices_only)));
+        assert!(!cgroup_optional(None, Some(&pids)), "a limit needs its cgroup");
+        assert!(!cgroup_optional(Some("/mine"), None), "a named path needs its cgroup");
     }
 
     #[test]

@@ -286,7 +286,7 @@ fn version_text() -> String {
 
 /// Run the verb of a parsed command line; the exit code of the container (`run`, `exec`) or 0.
 pub fn run(cli: Cli) -> Result<i32> {
-    crate::rootless::resolve(&cli.rootless)?;
+    crate::rootless::set_mode(crate::rootless::resolve(&cli.rootless)?);
     let store = Store::new(&cli.root);
     let systemd = cli.systemd_cgroup;
     match cli.cmd {
