@@ -95,6 +95,29 @@ pub fn cgroup_resources(
     res
 }
 
+/// A `cgroup` mount refused in a user namespace that owns no cgroup namespace (rootless podman on
+/// a v1 or hybrid host, as `cgroupns=host`): bind the host's hierarchy `host` instead, with the
+/// mount's `flags` (read-only etc.), as runc does. Outside a user namespace the error stands.
+pub fn bind_cgroup_fallback(
+    err: Error,
+    host: &str,
+    target: &std::ffi::CStr,
+    flags: libc::c_ulong,
+    what: &dyn Fn() -> String,
+) -> Result<()> {
+    if in_initial_userns() {
+        return Err(err);
+    }
+    let src = crate::sys::cstr(host)?;
+    let bind = libc::MS_BIND | libc::MS_REC;
+    crate::sys::mount(Some(&src), target, None, bind, None, what)?;
+    if flags != 0 {
+        let remount = libc::MS_BIND | libc::MS_REMOUNT | flags;
+        crate::sys::mount(None, target, None, remount, None, what)?;
+    }
+    Ok(())
+}
+
 /// The default `--root` when it is not `/run/hull`: `$XDG_RUNTIME_DIR/hull` for a user that is
 /// not the real root (runc's `shouldHonorXDGRuntimeDir`).
 pub fn default_root() -> Option<PathBuf> {
@@ -115,7 +138,8 @@ fn default_root_for(
         Some(_) if initial_userns => false,
         Some(_) => user != Some("root"),
     };
-    xdg.filter(|_| honour).map(|d| PathBuf::from(d).join("hull"))
+    xdg.filter(|_| honour)
+        .map(|d| PathBuf::from(d).join("hull"))
 }
 
 /// One parsed line of a `uid_map`/`gid_map`: container id, host id, size.
@@ -231,7 +255,11 @@ mod tests {
         let user = Some(PathBuf::from("/run/user/1000/hull"));
         assert_eq!(default_root_for(1000, true, x(), None), user);
         assert_eq!(default_root_for(1000, true, None, None), run);
-        assert_eq!(default_root_for(0, true, x(), Some("bob")), run, "real root");
+        assert_eq!(
+            default_root_for(0, true, x(), Some("bob")),
+            run,
+            "real root"
+        );
         assert_eq!(
             default_root_for(0, false, x(), Some("bob")),
             user,
@@ -269,8 +297,14 @@ mod tests {
         assert!(asks_for_limits(&pids));
         set_mode(true);
         assert!(cgroup_optional(None, Some(&devices_only)));
-        assert!(!cgroup_optional(None, Some(&pids)), "a limit needs its cgroup");
-        assert!(!cgroup_optional(Some("/mine"), None), "a named path needs its cgroup");
+        assert!(
+            !cgroup_optional(None, Some(&pids)),
+            "a limit needs its cgroup"
+        );
+        assert!(
+            !cgroup_optional(Some("/mine"), None),
+            "a named path needs its cgroup"
+        );
     }
 
     #[test]

@@ -159,5 +159,46 @@ check "nothing left: list is empty" test -z "$(hull list -q 2>&1)"
 sleep 0.2
 check "nothing left: no process of $user" sh -c "! pgrep -u '$user'"
 
+# The engine check: rootless podman (as the user, private config and storage in its home, no
+# network setup) with --runtime hull.
+if command -v podman >/dev/null; then
+    pc=$home/.config/containers
+    as_user mkdir -p "$pc" "$home/pm-tmp"
+    as_user sh -c "cat > '$pc/containers.conf'" <<CONF
+[containers]
+netns = "none"
+log_driver = "k8s-file"
+default_ulimits = ["nofile=1024:1024"]
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+events_logfile_path = "$home/pm-events.log"
+tmp_dir = "$home/pm-tmp"
+CONF
+    as_user sh -c "cat > '$pc/storage.conf'" <<CONF
+[storage]
+driver = "vfs"
+graphroot = "$home/pm-graph"
+runroot = "$xdg/pm-run"
+CONF
+    pm() { as_user podman --runtime "$t/hull" "$@"; }
+    as_user tar -C "$b/rootfs" -cf "$home/rootfs.tar" .
+    check "podman import (rootless)" pm import --change 'CMD ["/bin/sh"]' "$home/rootfs.tar" localhost/hull-rl
+    pm run --rm localhost/hull-rl sh -c 'id -u; cat /proc/self/uid_map' >"$t/pm.log" 2>&1
+    rc=$?
+    check "podman --runtime hull run as $user exits 0" test "$rc" = 0
+    check "podman's container is root mapped to uid $uid" grep -Eq "^ *0 +$uid +1\$" "$t/pm.log"
+    pm run -d --name rl-pm localhost/hull-rl sleep 1000 >"$t/pm-d.log" 2>&1
+    check "podman run -d, exec, stop, rm" sh -c "runuser -u '$user' -- env -i PATH=/usr/bin:/bin HOME='$home' USER='$user' XDG_RUNTIME_DIR='$xdg' podman --runtime '$t/hull' exec rl-pm echo hi | grep -qx hi"
+    check "podman stop + rm" sh -c "runuser -u '$user' -- env -i PATH=/usr/bin:/bin HOME='$home' USER='$user' XDG_RUNTIME_DIR='$xdg' podman --runtime '$t/hull' rm -f -t 0 rl-pm"
+    [ "$failed" = 0 ] || { sed 's/^/#   podman: /' "$t/pm.log" "$t/pm-d.log"; }
+    pm rm -a -f -t 0 >/dev/null 2>&1
+    pm rmi -a -f >/dev/null 2>&1
+    # podman's user namespace keeps the vfs layers owned by subordinate ids: remove them in it.
+    as_user podman unshare rm -rf "$home/pm-graph" "$xdg/pm-run" >/dev/null 2>&1
+else
+    skip_or_fail 0 "podman missing (.ci/packages/e2e.txt)"
+fi
+
 echo "1..$n"
 exit "$failed"

@@ -130,6 +130,7 @@ pub fn plan(b: &Bundle, opts: &CreateOpts, exec_fifo: OwnedFd) -> Result<InitPla
         process: spec.process,
         namespaces: plan::NamespacePlan {
             maps_need_dumpable: spec.namespaces.new_user && !crate::rootless::privileged(),
+            runtime_in_userns: !crate::rootless::in_initial_userns(),
             ..spec.namespaces
         },
         joins,
