@@ -10,6 +10,7 @@ pub mod hooks;
 pub mod logging;
 pub mod process;
 pub mod rootfs;
+pub mod rootless;
 pub mod sched;
 pub mod spawn;
 pub mod spec;

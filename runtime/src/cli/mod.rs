@@ -208,7 +208,11 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> std::result::Result<Out
     };
     let cmd = build(verb, &m)?;
     Ok(Outcome::Run(Box::new(Cli {
-        root: PathBuf::from(get(&global, &[GLOBAL], "root")),
+        root: global
+            .last("root")
+            .map(PathBuf::from)
+            .or_else(crate::rootless::default_root)
+            .unwrap_or_else(|| PathBuf::from(crate::container::state::DEFAULT_ROOT)),
         log: global.last("log").map(String::from),
         log_format: get(&global, &[GLOBAL], "log-format"),
         debug: global.on("debug"),
@@ -282,6 +286,7 @@ fn version_text() -> String {
 
 /// Run the verb of a parsed command line; the exit code of the container (`run`, `exec`) or 0.
 pub fn run(cli: Cli) -> Result<i32> {
+    crate::rootless::set_mode(crate::rootless::resolve(&cli.rootless)?);
     let store = Store::new(&cli.root);
     let systemd = cli.systemd_cgroup;
     match cli.cmd {

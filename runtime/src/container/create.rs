@@ -88,7 +88,8 @@ pub fn create(store: &Store, a: &CreateArgs) -> Result<(State, ContainerDir)> {
     let in_userns =
         spec::namespace_types(&bundle.spec).contains(&oci_spec::runtime::LinuxNamespaceType::User);
     // As runc: in a user namespace without a cgroup config, cgroup setup is best effort.
-    let cgroup_optional = in_userns && linux.resources().is_none();
+    let cgroup_optional = (in_userns && linux.resources().is_none())
+        || crate::rootless::cgroup_optional(cg_path.as_deref(), linux.resources().as_ref());
     // Resolved (not made) first, so that the first state already names it.
     let resolved = match hull_cgroups::resolve_path(cg_path.as_deref(), &a.id, a.systemd_cgroup) {
         Ok(p) => Some(p),
@@ -160,7 +161,7 @@ pub fn create(store: &Store, a: &CreateArgs) -> Result<(State, ContainerDir)> {
     plan.close_in_child.push(lock_fd);
     failpoint::hit("create:after-plan");
 
-    let res = effective_resources(&bundle.spec);
+    let res = crate::rootless::cgroup_resources(effective_resources(&bundle.spec));
     let mgr = match &resolved {
         None => None,
         Some(_) => {

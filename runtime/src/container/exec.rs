@@ -237,7 +237,11 @@ fn open_namespaces(spec: &Spec, pid: i32) -> Result<ExecJoins> {
         let fd = crate::sys::open_path(&crate::sys::cstr(&path)?, libc::O_RDONLY)
             .map_err(|e| Error::sys(format!("open {path}"), e))?;
         let j = NsJoin { flag, name, fd };
-        if matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time) {
+        // Rootless: an unprivileged parent may join the pid namespace only from inside the
+        // container's user namespace (joined first: `order` starts with it).
+        let parent_joins = matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time)
+            || (t == LinuxNamespaceType::User && !crate::rootless::privileged());
+        if parent_joins {
             joins.parent.push(j);
         } else {
             joins.child.push(j);

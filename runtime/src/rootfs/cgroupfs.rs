@@ -27,7 +27,16 @@ pub(super) fn mount_cgroup(
             flags,
             None,
             what,
-        );
+        )
+        .or_else(|e| {
+            crate::rootless::bind_cgroup_fallback(
+                e,
+                "/sys/fs/cgroup",
+                &fd_path(target_fd.as_raw_fd()),
+                flags,
+                what,
+            )
+        });
     }
     sys::mount(
         Some(c"tmpfs"),
@@ -53,7 +62,11 @@ pub(super) fn mount_cgroup(
             flags,
             data.as_deref(),
             what,
-        )?;
+        )
+        .or_else(|e| {
+            let host = format!("/sys/fs/cgroup/{}", h.name);
+            crate::rootless::bind_cgroup_fallback(e, &host, &fd_path(fd.as_raw_fd()), flags, what)
+        })?;
         // cpu,cpuacct co-mounts get the per-controller symlinks runc creates.
         if h.name.contains(',') {
             for part in h.name.split(',') {

@@ -22,7 +22,7 @@ pub fn main(plan: &InitPlan, sock: OwnedFd) -> ! {
 }
 
 fn run(plan: &InitPlan, sock: BorrowedFd) -> Result<Infallible> {
-    steps::prologue(&plan.close_in_child);
+    steps::prologue(&plan.close_in_child, plan.namespaces.maps_need_dumpable);
     // SAFETY: umask has no failure mode; device modes are then set exactly.
     unsafe { libc::umask(0) };
     let ns = &plan.namespaces;
@@ -44,6 +44,9 @@ fn run(plan: &InitPlan, sock: BorrowedFd) -> Result<Infallible> {
         if ns.new_user {
             become_userns_root(plan)?;
         }
+    }
+    if ns.maps_need_dumpable {
+        crate::rootless::drop_dumpable();
     }
     if plan.defer_cgroupns.get() && new_cgroupns {
         // Now that the parent put us in our cgroup, it becomes the root of our cgroup namespace.

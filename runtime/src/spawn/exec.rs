@@ -159,7 +159,7 @@ fn child_main(plan: &ExecPlan, sock: OwnedFd) -> ! {
 
 fn child_run(plan: &ExecPlan, sock: BorrowedFd) -> Result<Infallible> {
     // Already non-dumpable (inherited); say it again so no change above can undo it.
-    steps::prologue(&plan.close_in_child);
+    steps::prologue(&plan.close_in_child, false);
     step("cgroup");
     match proto::recv(sock).map_err(|e| Error::sys("recv from parent", e))? {
         Some(Msg::SetupDone) => {}

@@ -128,7 +128,11 @@ pub fn plan(b: &Bundle, opts: &CreateOpts, exec_fifo: OwnedFd) -> Result<InitPla
     )?;
     Ok(InitPlan {
         process: spec.process,
-        namespaces: spec.namespaces,
+        namespaces: plan::NamespacePlan {
+            maps_need_dumpable: spec.namespaces.new_user && !crate::rootless::privileged(),
+            runtime_in_userns: !crate::rootless::in_initial_userns(),
+            ..spec.namespaces
+        },
         joins,
         rootfs: spec.rootfs,
         hostname: spec.hostname,
@@ -386,15 +390,7 @@ pub(crate) fn socketpair() -> Result<(OwnedFd, OwnedFd)> {
 }
 
 fn write_maps(pid: i32, plan: &NamespacePlan) -> Result<()> {
-    if !plan.gid_map.is_empty() {
-        sys::write_file(&format!("/proc/{pid}/gid_map"), plan.gid_map.as_bytes())
-            .map_err(|e| Error::invalid(format!("linux.gidMappings: {e}")))?;
-    }
-    if !plan.uid_map.is_empty() {
-        sys::write_file(&format!("/proc/{pid}/uid_map"), plan.uid_map.as_bytes())
-            .map_err(|e| Error::invalid(format!("linux.uidMappings: {e}")))?;
-    }
-    Ok(())
+    crate::rootless::write_maps(pid, &plan.uid_map, &plan.gid_map)
 }
 
 fn reap_status(pid: i32) -> String {

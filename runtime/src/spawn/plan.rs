@@ -276,6 +276,10 @@ pub struct NamespacePlan {
     pub gid_map: String,
     /// /proc/self/timens_offsets contents.
     pub time_offsets: Option<String>,
+    /// Rootless: the init stays dumpable until its unprivileged parent has written the maps.
+    pub maps_need_dumpable: bool,
+    /// Rootless: hull itself runs in a user namespace that is not the initial one (podman's).
+    pub runtime_in_userns: bool,
 }
 
 /// CLONE_NEWTIME (not in every libc).
@@ -301,9 +305,12 @@ impl NamespacePlan {
         self.joins.is_empty() && self.time_offsets.is_none()
     }
 
-    /// Does the init live in a user namespace other than the runtime's?
+    /// Does the init live in a user namespace other than the initial one (its own, a joined one,
+    /// or the rootless runtime's)? Then device nodes are bind mounts and sysfs is bound.
     pub fn in_userns(&self) -> bool {
-        self.new_user || self.joins.iter().any(|j| j.flag == libc::CLONE_NEWUSER)
+        self.new_user
+            || self.runtime_in_userns
+            || self.joins.iter().any(|j| j.flag == libc::CLONE_NEWUSER)
     }
 
     pub fn creates(&self, flag: libc::c_int) -> bool {

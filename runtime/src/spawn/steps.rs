@@ -74,15 +74,18 @@ pub fn send(sock: BorrowedFd, m: &Msg) -> Result<()> {
 /// First thing after clone: close the parent's fds we must not hold (the state-dir lock), stay
 /// non-dumpable until execve — no process of the container (a joined pid namespace may hold
 /// some) can open /proc/<pid>/exe, the hull binary, or our fds (CVE-2019-5736's path) — and die
-/// with the parent while it still sets us up.
-pub fn prologue(close_in_child: &[RawFd]) {
+/// with the parent while it still sets us up. `stay_dumpable`: an unprivileged parent still has to
+/// open our `/proc/<pid>/uid_map` (rootless; the child drops it once the maps are written).
+pub fn prologue(close_in_child: &[RawFd], stay_dumpable: bool) {
     for &fd in close_in_child {
         // SAFETY: closing an inherited copy of a parent fd we never use.
         unsafe { libc::close(fd) };
     }
     // SAFETY: prctl with integer arguments.
     unsafe {
-        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+        if !stay_dumpable {
+            libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+        }
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
     }
 }
