@@ -55,7 +55,7 @@ for spec in "$@"; do
     (cd "$dir" && cargo fuzz run --sanitizer none --target-dir "$tdir" "$target" "$corpus" -- \
         -max_total_time="$secs" -timeout=10 -print_final_stats=1 \
         -artifact_prefix="$out/$target/" "${extra[@]}") 2>&1 | tee "$out/$target/last.log" |
-        grep -E '^(#[0-9]+ +DONE|INFO: seed corpus|==[0-9]+==|SUMMARY|stat::number_of_executed_units|thread .* panicked|.*Test unit written)' || true
+        grep -E '^(#[0-9]+ +DONE|INFO: seed corpus|==[0-9]+==|SUMMARY|stat::number_of_executed_units|thread .* panicked|.*Test unit written)'
     rc=${PIPESTATUS[0]}
     t2=$SECONDS
     summary+=("$spec: build $((t1 - t0))s, run $((t2 - t1))s, exit $rc")
