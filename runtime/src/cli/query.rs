@@ -64,7 +64,9 @@ pub(super) fn state(store: &Store, id: &str) -> Result<i32> {
 }
 
 pub(super) fn list(store: &Store, format: &str, quiet: bool) -> Result<i32> {
-    print!("{}", container::list::list(store, format, quiet)?);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    container::list::list(store, format, quiet, &mut out)?;
     Ok(0)
 }
 
