@@ -6,6 +6,7 @@ pub mod cli;
 pub mod container;
 pub mod error;
 pub mod failpoint;
+pub mod guard;
 pub mod hooks;
 pub mod logging;
 pub mod process;

@@ -279,8 +279,8 @@ impl ProcessExtras {
     pub fn apply_lsm(&self) -> Result<()> {
         if let Some(p) = &self.apparmor {
             let data = format!("exec {p}");
-            let r = crate::sys::write_file("/proc/self/attr/apparmor/exec", data.as_bytes())
-                .or_else(|_| crate::sys::write_file("/proc/self/attr/exec", data.as_bytes()));
+            let r = crate::guard::proc_write("self/attr/apparmor/exec", data.as_bytes())
+                .or_else(|_| crate::guard::proc_write("self/attr/exec", data.as_bytes()));
             r.map_err(|e| Error::invalid(format!("process.apparmorProfile {p:?}: {e}")))?;
         }
         Ok(())

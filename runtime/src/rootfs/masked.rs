@@ -6,7 +6,8 @@ use crate::sys::{self, cstr};
 use std::os::fd::AsFd;
 use std::path::Path;
 
-/// maskedPaths: /dev/null over files, an empty read-only tmpfs over directories. Missing paths are skipped.
+/// maskedPaths: /dev/null over files, an empty read-only tmpfs over directories. Missing paths are
+/// skipped. The /dev/null bound is checked to be the null device first (`crate::guard`).
 pub fn mask_path(path: &str) -> Result<()> {
     let c = cstr(path)?;
     let md = match std::fs::metadata(path) {
@@ -25,7 +26,13 @@ pub fn mask_path(path: &str) -> Result<()> {
             &what,
         )
     } else {
-        sys::mount(Some(c"/dev/null"), &c, None, libc::MS_BIND, None, &what)
+        let null = crate::guard::open_dev_null()?;
+        // The target without magic links (a symlink in the image stays inside the root).
+        let root = sys::open_path(c"/", libc::O_PATH | libc::O_DIRECTORY)
+            .map_err(|e| Error::sys("open /", e))?;
+        let target = sys::open_in_root(root.as_fd(), path, libc::O_PATH)
+            .map_err(|e| Error::sys(what(), e))?;
+        crate::guard::bind_fd(null.as_fd(), target.as_fd(), &what)
     }
 }
 

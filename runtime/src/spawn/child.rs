@@ -23,6 +23,8 @@ pub fn main(plan: &InitPlan, sock: OwnedFd) -> ! {
 
 fn run(plan: &InitPlan, sock: BorrowedFd) -> Result<Infallible> {
     steps::prologue(&plan.close_in_child, plan.namespaces.maps_need_dumpable);
+    // The host's procfs, before any mount of the container: every procfs write goes through it.
+    crate::guard::open_host_proc()?;
     // SAFETY: umask has no failure mode; device modes are then set exactly.
     unsafe { libc::umask(0) };
     let ns = &plan.namespaces;
@@ -110,8 +112,8 @@ fn run(plan: &InitPlan, sock: BorrowedFd) -> Result<Infallible> {
 
     step("sysctl");
     for (k, v) in &plan.sysctl {
-        let path = format!("/proc/sys/{}", k.replace('.', "/"));
-        sys::write_file(&path, v.as_bytes())
+        let path = format!("sys/{}", k.replace('.', "/"));
+        crate::guard::proc_write(&path, v.as_bytes())
             .map_err(|e| Error::invalid(format!("linux.sysctl {k}={v}: {e}")))?;
     }
 
@@ -219,7 +221,7 @@ fn slow_path_namespaces(plan: &InitPlan, sock: BorrowedFd) -> Result<()> {
         .map_err(|e| Error::sys("unshare namespaces", e))?;
     }
     if let Some(offs) = &ns.time_offsets {
-        sys::write_file("/proc/self/timens_offsets", offs.as_bytes())
+        crate::guard::proc_write("self/timens_offsets", offs.as_bytes())
             .map_err(|e| Error::invalid(format!("linux.timeOffsets: {e}")))?;
     }
     if !ns.pid_changes() {
@@ -287,8 +289,8 @@ fn prepare_rootfs(plan: &InitPlan) -> Result<()> {
 /// stays open (close-on-exec): `start` reads until it closes, so it learns whether the exec (and
 /// the startContainer hooks before it) succeeded.
 fn wait_for_start(plan: &InitPlan) -> Result<OwnedFd> {
-    let path = sys::fd_path(plan.exec_fifo.as_raw_fd());
-    let fd = sys::open_path(&path, libc::O_WRONLY).map_err(|e| Error::sys("open exec fifo", e))?;
+    let fd = crate::guard::reopen_fd(plan.exec_fifo.as_fd(), libc::O_WRONLY)
+        .map_err(|e| Error::sys("open exec fifo", e))?;
     // SAFETY: write one byte from a valid buffer.
     let rc = unsafe { libc::write(fd.as_raw_fd(), b"0".as_ptr() as *const libc::c_void, 1) };
     if rc != 1 {

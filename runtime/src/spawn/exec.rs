@@ -160,6 +160,8 @@ fn child_main(plan: &ExecPlan, sock: OwnedFd) -> ! {
 fn child_run(plan: &ExecPlan, sock: BorrowedFd) -> Result<Infallible> {
     // Already non-dumpable (inherited); say it again so no change above can undo it.
     steps::prologue(&plan.close_in_child, false);
+    // The host's procfs, before joining the container's mount namespace (see crate::guard).
+    crate::guard::open_host_proc()?;
     step("cgroup");
     match proto::recv(sock).map_err(|e| Error::sys("recv from parent", e))? {
         Some(Msg::SetupDone) => {}

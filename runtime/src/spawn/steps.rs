@@ -132,7 +132,7 @@ pub fn prepare<'a>(
     }
     if let Some(adj) = p.oom_score_adj {
         step("oomScoreAdj");
-        sys::write_file("/proc/self/oom_score_adj", adj.to_string().as_bytes()).map_err(|e| {
+        crate::guard::proc_write("self/oom_score_adj", adj.to_string().as_bytes()).map_err(|e| {
             Error::invalid(format!(
                 "process.oomScoreAdj {adj}: {e} (going below the runtime's own value needs CAP_SYS_RESOURCE)"
             ))
@@ -168,6 +168,7 @@ pub fn prepare<'a>(
     step("cwd");
     nix::unistd::chdir(p.cwd.as_str())
         .map_err(|e| Error::sys(format!("chdir to process.cwd {}", p.cwd), e))?;
+    crate::guard::check_cwd(&p.cwd)?;
     step("fds");
     close_on_exec_above(preserve_fds);
     Ok(Prepared {
@@ -232,20 +233,12 @@ fn setup_console(c: Console) -> Result<()> {
         .map_err(|e| Error::sys("send pty master to --console-socket", e))?;
     drop(ptmx);
     if c.dev_console {
-        // The pty also appears as /dev/console (as runc does).
-        let _ = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open("/dev/console");
-        sys::mount(
-            Some(&pts),
-            c"/dev/console",
-            None,
-            libc::MS_BIND,
-            None,
-            &|| "bind the pty onto /dev/console".into(),
-        )?;
+        // The pty also appears as /dev/console (as runc does): bound from the slave we hold onto
+        // the verified /dev/console (never through a symlink), by fd.
+        let target = crate::guard::console_target()?;
+        crate::guard::bind_fd(slave.as_fd(), target.as_fd(), &|| {
+            "bind the pty onto /dev/console".into()
+        })?;
     }
     // SAFETY: setsid, then stdio onto the pty slave and make it the controlling terminal.
     unsafe {
@@ -292,7 +285,7 @@ fn become_user(p: &ProcessPlan) -> Result<()> {
     if let Some(c) = &p.caps {
         process::apply_bounding(c)?;
     }
-    let setgroups_ok = std::fs::read_to_string("/proc/self/setgroups")
+    let setgroups_ok = crate::guard::proc_read("self/setgroups")
         .map(|s| s.trim() != "deny")
         .unwrap_or(true);
     process::switch_user(p.uid, p.gid, &p.groups, setgroups_ok)?;
@@ -304,13 +297,7 @@ fn become_user(p: &ProcessPlan) -> Result<()> {
 }
 
 /// Every fd above stdio and the `preserve` fds after them is closed on exec; the preserved ones
-/// are kept open.
+/// are kept open (with a fallback where close_range fails: see `crate::guard`).
 fn close_on_exec_above(preserve: i32) {
-    let first = 3 + preserve.max(0) as u32;
-    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only marks fds; no memory is touched.
-    unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 4u32) };
-    for fd in 3..first as i32 {
-        // SAFETY: clearing FD_CLOEXEC on inherited, preserved fds.
-        unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
-    }
+    crate::guard::close_on_exec_above(preserve);
 }
