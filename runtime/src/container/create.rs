@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::spawn::{self, CreateOpts};
 use crate::{failpoint, hooks, logging, process, spec, sys};
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 pub struct CreateArgs {
@@ -80,6 +81,10 @@ pub fn effective_resources(spec: &oci_spec::runtime::Spec) -> oci_spec::runtime:
 pub fn create(store: &Store, a: &CreateArgs) -> Result<(State, ContainerDir)> {
     super::state::validate_id(&a.id)?;
     let bundle = spec::load_bundle(&a.bundle)?;
+    if crate::guard::create_needs_seal(&bundle.spec) {
+        // CVE-2019-5736: re-exec from a sealed copy before anything is created (see guard).
+        crate::guard::seal_self()?;
+    }
     let linux = bundle.spec.linux().clone().unwrap_or_default();
     let cg_path = linux
         .cgroups_path()
@@ -128,7 +133,14 @@ pub fn create(store: &Store, a: &CreateArgs) -> Result<(State, ContainerDir)> {
     let fifo = make_exec_fifo(&dir_path)?;
     failpoint::hit("create:after-fifo");
     let copy = dir_path.join(CONFIG_COPY);
-    std::fs::write(&copy, &bundle.raw).map_err(|e| Error::io("write", &copy, e))?;
+    // Owner-only, as state.json: the config may carry secrets in process.env.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&copy)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, &bundle.raw))
+        .map_err(|e| Error::io("write", &copy, e))?;
     failpoint::hit("create:after-config-copy");
 
     // Socket activation, as runc create/run (not exec): fds 3..3+N-1 go to the init first, the

@@ -324,6 +324,11 @@ pub fn exec(store: &Store, a: &ExecArgs) -> Result<i32> {
     }
     let spec = super::saved_spec(&dir).ok_or_else(|| Error::missing(&a.id, "exec in", "config"))?;
     let process = build_process(spec.process().as_ref(), a)?;
+    if crate::guard::exec_needs_seal(st.pid, &process) {
+        // CVE-2019-5736: re-exec from a sealed copy before joining the container (see guard;
+        // returns only when already running sealed). The lock is close-on-exec.
+        crate::guard::seal_self()?;
+    }
     // The same planning as for the init (spawn::plan): on a host without AppArmor/SELinux a
     // profile or label is an error, as with runc 1.1.5.
     let linux = spec.linux().clone().unwrap_or_default();

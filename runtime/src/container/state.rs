@@ -144,8 +144,9 @@ impl Store {
                 .map(|d| d.subsec_nanos())
                 .unwrap_or(0)
         ));
+        // Root-only (the owner's only, rootless): state.json and the config copy may carry secrets.
         fs::DirBuilder::new()
-            .mode(0o711)
+            .mode(0o700)
             .create(&tmp)
             .map_err(|e| Error::io("create state dir", &path, e))?;
         let made = (|| {
