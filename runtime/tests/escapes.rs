@@ -495,11 +495,13 @@ fn mount_destination_symlink_race_stays_in_rootfs() {
             let pid = env.state(&id)["pid"].as_i64().unwrap();
             // Paths in the container's mountinfo are relative to its root: the tmpfs is at
             // /vol/m, or at <host_target>/m *inside the rootfs* when the symlink was followed
-            // (RESOLVE_IN_ROOT). A mount on the real host directory would be outside the
-            // container's root and not listed at all.
+            // (RESOLVE_IN_ROOT), or at /vol.old/m when the directory was renamed after hull
+            // opened it (the mount goes onto the opened directory, wherever it now is). A mount
+            // on the real host directory would be outside the container's root and not listed.
             let mi = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap();
             let inside = [
                 " /vol/m ".to_string(),
+                " /vol.old/m ".to_string(),
                 format!(" {}/m ", host_target.display()),
             ];
             assert!(
