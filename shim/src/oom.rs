@@ -17,14 +17,9 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use containerd_shim_protos::events::task::TaskOOM;
-use containerd_shim_protos::topics;
 
 use crate::cgroup::Cgroup;
-use crate::events::{Event, Topic};
-
-impl Topic for TaskOOM {
-    const TOPIC: &'static str = topics::TASK_OOM_EVENT_TOPIC;
-}
+use crate::events::Event;
 
 /// The epoll token of the inotify fd; containers' eventfds get 1, 2, …
 const INOTIFY_TOKEN: u64 = 0;

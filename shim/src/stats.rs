@@ -8,22 +8,20 @@ use std::path::Path;
 use containerd_shim_protos::cgroups::metrics as v1;
 use containerd_shim_protos::cgroups_v2::metrics as v2;
 use protobuf::well_known_types::any::Any;
-use protobuf::{MessageField, MessageFull};
+use protobuf::MessageField;
 
 use crate::cgroup::{flat_keyed, read_opt, read_u64, Cgroup};
+use crate::events::pack;
 
-fn pack<M: MessageFull>(m: &M) -> Any {
-    let mut a = Any::new();
-    a.type_url = M::descriptor().full_name().to_string();
-    a.value = m.write_to_bytes().unwrap_or_default();
-    a
-}
+/// The protobuf full names of the two metrics messages (constants: see `events::pack`).
+const V1_METRICS: &str = "io.containerd.cgroups.v1.Metrics";
+const V2_METRICS: &str = "io.containerd.cgroups.v2.Metrics";
 
 /// The metrics of `cg`, packed as containerd expects them in `StatsResponse.stats`.
 pub fn metrics(cg: &Cgroup) -> Any {
     match cg {
-        Cgroup::V2(dir) => pack(&v2_metrics(dir)),
-        Cgroup::V1(_) => pack(&v1_metrics(cg)),
+        Cgroup::V2(dir) => pack(&v2_metrics(dir), V2_METRICS),
+        Cgroup::V1(_) => pack(&v1_metrics(cg), V1_METRICS),
     }
 }
 
@@ -445,8 +443,14 @@ fn v2_metrics(d: &Path) -> v2::Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use protobuf::Message;
+    use protobuf::{Message, MessageFull};
     use std::fs;
+
+    #[test]
+    fn metrics_type_urls_are_the_full_names() {
+        assert_eq!(V1_METRICS, v1::Metrics::descriptor().full_name());
+        assert_eq!(V2_METRICS, v2::Metrics::descriptor().full_name());
+    }
 
     fn write(dir: &Path, files: &[(&str, &str)]) {
         fs::create_dir_all(dir).unwrap();
