@@ -1,12 +1,17 @@
 //! The harness: per-case temp dirs, bundles, driving the runtime's CLI, cleanup.
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+mod cglayout;
+mod report;
+
+pub use cglayout::CgLayout;
+pub use report::*;
 
 /// Why a case did not pass.
 #[derive(Debug)]
@@ -39,81 +44,6 @@ macro_rules! check_eq {
             }
         }
     };
-}
-
-/// Where the cgroup controllers are mounted (detected from mountinfo at start).
-#[derive(Debug, Default)]
-pub struct CgLayout {
-    /// v1 controller name -> mount point
-    pub v1: BTreeMap<String, PathBuf>,
-    /// named v1 hierarchies without controllers (name=systemd)
-    pub named: Vec<PathBuf>,
-    /// cgroup2 mount point, if any
-    pub unified: Option<PathBuf>,
-    /// controllers available in the cgroup2 root
-    pub v2_controllers: Vec<String>,
-}
-
-impl CgLayout {
-    pub fn detect() -> CgLayout {
-        let mut l = CgLayout::default();
-        let mi = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        for line in mi.lines() {
-            let Some((left, right)) = line.split_once(" - ") else {
-                continue;
-            };
-            let lf: Vec<&str> = left.split(' ').collect();
-            let rf: Vec<&str> = right.split(' ').collect();
-            if lf.len() < 5 || rf.len() < 3 {
-                continue;
-            }
-            match rf[0] {
-                "cgroup2" => l.unified = Some(PathBuf::from(lf[4])),
-                "cgroup" => {
-                    if rf[2].split(',').any(|o| o.starts_with("name=")) {
-                        l.named.push(PathBuf::from(lf[4]));
-                    }
-                    for o in rf[2].split(',') {
-                        if !matches!(o, "rw" | "ro") && !o.starts_with("name=") && !o.contains('=')
-                        {
-                            l.v1.insert(o.to_string(), PathBuf::from(lf[4]));
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-        if let Some(u) = &l.unified {
-            l.v2_controllers = fs::read_to_string(u.join("cgroup.controllers"))
-                .unwrap_or_default()
-                .split_whitespace()
-                .map(String::from)
-                .collect();
-        }
-        l
-    }
-    /// Directory of `cgpath` for `controller`: (dir, is_v2).
-    pub fn dir(&self, controller: &str, cgpath: &str) -> Option<(PathBuf, bool)> {
-        let rel = cgpath.trim_start_matches('/');
-        if let Some(m) = self.v1.get(controller) {
-            return Some((m.join(rel), false));
-        }
-        if self.v2_controllers.iter().any(|c| c == controller) {
-            return self.unified.as_ref().map(|u| (u.join(rel), true));
-        }
-        None
-    }
-    pub fn all_dirs(&self, cgpath: &str) -> Vec<PathBuf> {
-        let rel = cgpath.trim_start_matches('/');
-        let mut v: Vec<PathBuf> = self.v1.values().map(|m| m.join(rel)).collect();
-        v.extend(self.named.iter().map(|m| m.join(rel)));
-        if let Some(u) = &self.unified {
-            v.push(u.join(rel));
-        }
-        v.sort();
-        v.dedup();
-        v
-    }
 }
 
 /// Options and facts shared by every case.
@@ -598,120 +528,4 @@ impl Drop for Ctx<'_> {
         }
         let _ = fs::remove_dir_all(&self.dir);
     }
-}
-
-/// Copy a directory tree (files, dirs, symlinks; modes kept).
-pub fn copy_tree(src: &Path, dst: &Path) -> std::io::Result<()> {
-    fs::create_dir_all(dst)?;
-    fs::set_permissions(dst, fs::metadata(src)?.permissions())?;
-    for e in fs::read_dir(src)? {
-        let e = e?;
-        let ft = e.file_type()?;
-        let to = dst.join(e.file_name());
-        if ft.is_symlink() {
-            std::os::unix::fs::symlink(fs::read_link(e.path())?, &to)?;
-        } else if ft.is_dir() {
-            copy_tree(&e.path(), &to)?;
-        } else if ft.is_file() {
-            fs::copy(e.path(), &to)?;
-        }
-    }
-    Ok(())
-}
-
-/// Find the probe's line with op == `op`.
-pub fn find<'v>(lines: &'v [Value], op: &str) -> R<&'v Value> {
-    lines
-        .iter()
-        .find(|l| l["op"] == op)
-        .ok_or_else(|| Bad::Fail(format!("probe printed no {op:?} line: {lines:?}")))
-}
-
-/// The pid's namespace link of `kind`.
-pub fn proc_ns(pid: i32, kind: &str) -> String {
-    fs::read_link(format!("/proc/{pid}/ns/{kind}"))
-        .map(|p| p.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
-
-pub fn pid_alive(pid: i32) -> bool {
-    // a zombie is not alive for our purposes
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => !s
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .starts_with('Z'),
-        Err(_) => false,
-    }
-}
-
-/// Parse a hex capability mask from /proc/self/status.
-pub fn cap_mask(v: &Value) -> u64 {
-    u64::from_str_radix(v.as_str().unwrap_or("0"), 16).unwrap_or(u64::MAX)
-}
-
-pub const CAP_NAMES: &[&str] = &[
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",
-    "CAP_NET_RAW",
-    "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN",
-    "CAP_SYS_BOOT",
-    "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG",
-    "CAP_MKNOD",
-    "CAP_LEASE",
-    "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN",
-    "CAP_SYSLOG",
-    "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",
-    "CAP_AUDIT_READ",
-    "CAP_PERFMON",
-    "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-];
-
-pub fn caps_to_mask(names: &[&str]) -> u64 {
-    names
-        .iter()
-        .map(|n| 1u64 << CAP_NAMES.iter().position(|c| c == n).unwrap())
-        .fold(0, |a, b| a | b)
-}
-
-/// Find a mount by mount point in a probe report.
-pub fn mount_at<'v>(report: &'v Value, mp: &str) -> Option<&'v Value> {
-    report["mounts"]
-        .as_array()?
-        .iter()
-        .rev()
-        .find(|m| m["mountpoint"] == mp)
-}
-
-pub fn has_opt(m: &Value, key: &str, opt: &str) -> bool {
-    m[key].as_str().unwrap_or("").split(',').any(|o| o == opt)
 }
