@@ -2,59 +2,9 @@
 //! [`entries`] / [`MountEntry`]), and on top of it which cgroup hierarchies are mounted where
 //! and which cgroup a process is in (/proc/<pid>/cgroup).
 use crate::{CgroupError, Layout};
-use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
-/// One line of /proc/<pid>/mountinfo (proc(5)), borrowed from the text; paths unescaped.
-///
-/// `36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue`
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MountEntry<'a> {
-    pub id: &'a str,
-    pub parent: &'a str,
-    /// The path inside the filesystem that is mounted (field 4; not "/" for a bind mount).
-    pub root: Cow<'a, str>,
-    pub mount_point: Cow<'a, str>,
-    /// Per-mount options ("rw,nosuid,relatime").
-    pub options: &'a str,
-    /// The optional fields, space-separated ("shared:1 master:2"), "" when there are none.
-    pub optional: &'a str,
-    pub fstype: &'a str,
-    pub source: Cow<'a, str>,
-    /// Super-block options ("rw,memory" for a v1 cgroup).
-    pub super_options: &'a str,
-}
-
-impl MountEntry<'_> {
-    /// The mount is in a shared peer group (a `shared:N` optional field).
-    pub fn is_shared(&self) -> bool {
-        self.optional.split(' ').any(|o| o.starts_with("shared:"))
-    }
-}
-
-/// Parse one mountinfo line; the error names what is missing.
-pub fn parse_line(line: &str) -> Result<MountEntry<'_>, &'static str> {
-    let (pre, post) = line.split_once(" - ").ok_or("no ' - ' separator")?;
-    let mut f = pre.splitn(7, ' ');
-    let mut next = || f.next().ok_or("too few fields");
-    let (id, parent, _dev, root, mount_point, options) =
-        (next()?, next()?, next()?, next()?, next()?, next()?);
-    let optional = f.next().unwrap_or("");
-    let mut p = post.split(' ');
-    let mut next = || p.next().ok_or("too few fields");
-    let (fstype, source, super_options) = (next()?, next()?, next()?);
-    Ok(MountEntry {
-        id,
-        parent,
-        root: unescape(root),
-        mount_point: unescape(mount_point),
-        options,
-        optional,
-        fstype,
-        source: unescape(source),
-        super_options,
-    })
-}
+pub use hull_procinfo::{parse_line, unescape, MountEntry};
 
 /// Every mount of a mountinfo text, in order; a malformed line is an error naming its number
 /// (callers that only look for one mount may skip those with `.flatten()`).
@@ -68,31 +18,6 @@ pub fn entries(text: &str) -> impl Iterator<Item = Result<MountEntry<'_>, Cgroup
                 reason: format!("line {}: {reason}: {line:?}", n + 1),
             })
         })
-}
-
-/// mountinfo escapes space, tab, newline and backslash as \ooo; borrowed when there is none.
-pub fn unescape(s: &str) -> Cow<'_, str> {
-    if !s.contains('\\') {
-        return Cow::Borrowed(s);
-    }
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\' && i + 4 <= b.len() {
-            let oct = &b[i + 1..i + 4];
-            if oct.iter().all(|c| (b'0'..=b'7').contains(c)) {
-                if let Ok(v) = u8::from_str_radix(std::str::from_utf8(oct).unwrap_or("x"), 8) {
-                    out.push(v);
-                    i += 4;
-                    continue;
-                }
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
 /// One cgroup (v1) or cgroup2 mount from /proc/self/mountinfo.
@@ -221,23 +146,15 @@ pub fn parse_proc_cgroup(text: &str) -> Result<Vec<ProcCgroup>, CgroupError> {
     text.lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
-            let mut it = l.splitn(3, ':');
-            let (h, c, p) = (it.next(), it.next(), it.next());
-            match (h.and_then(|h| h.parse().ok()), c, p) {
-                (Some(hierarchy), Some(c), Some(p)) => Ok(ProcCgroup {
-                    hierarchy,
-                    controllers: c
-                        .split(',')
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_string)
-                        .collect(),
-                    path: p.to_string(),
-                }),
-                _ => Err(CgroupError::Parse {
-                    path: PathBuf::from("/proc/self/cgroup"),
-                    reason: format!("bad line {l:?}"),
-                }),
-            }
+            let line = hull_procinfo::parse_cgroup_line(l).ok_or_else(|| CgroupError::Parse {
+                path: PathBuf::from("/proc/self/cgroup"),
+                reason: format!("bad line {l:?}"),
+            })?;
+            Ok(ProcCgroup {
+                hierarchy: line.hierarchy,
+                controllers: line.controller_names().map(str::to_string).collect(),
+                path: line.path.to_string(),
+            })
         })
         .collect()
 }
@@ -447,6 +364,7 @@ pub fn default_mounts(own: &[ProcCgroup], magic: &FsMagic) -> Option<Vec<CgroupM
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::borrow::Cow;
 
     #[test]
     fn a_line_with_optional_fields_and_escapes() {

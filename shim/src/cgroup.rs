@@ -3,7 +3,8 @@
 //! state file is read). Plus the small cgroupfs readers that stats.rs and oom.rs share.
 //!
 //! Not hull-cgroups: its managers are built around a path resolved from an OCI spec, and linking
-//! it would bring a second nix, a second thiserror and oci-spec into the shim (docs/shim.md).
+//! it would bring a second nix, a second thiserror and oci-spec into the shim (docs/shim.md). The
+//! lines of both /proc files are read by hull-procinfo, the parser hull-cgroups uses too.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -38,16 +39,16 @@ impl Cgroup {
         let mounts = parse_mounts(mountinfo);
         let mut v1 = BTreeMap::new();
         let mut v2 = None;
-        for line in proc_cgroup.lines() {
-            let mut f = line.splitn(3, ':');
-            let (Some(_), Some(ctrls), Some(path)) = (f.next(), f.next(), f.next()) else {
-                continue;
-            };
-            if ctrls.is_empty() {
+        for line in proc_cgroup
+            .lines()
+            .filter_map(hull_procinfo::parse_cgroup_line)
+        {
+            let path = line.path;
+            if line.controllers.is_empty() {
                 v2 = mounts.iter().filter(|m| m.v2).find_map(|m| m.dir_of(path));
                 continue;
             }
-            for c in ctrls.split(',').filter(|c| !c.starts_with("name=")) {
+            for c in line.controller_names().filter(|c| !c.starts_with("name=")) {
                 if let Some(d) = mounts
                     .iter()
                     .filter(|m| !m.v2 && m.controllers.iter().any(|x| x == c))
@@ -115,49 +116,26 @@ impl Mount {
     }
 }
 
-/// mountinfo escapes space, tab, newline and backslash as `\ooo`.
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
+/// The cgroup and cgroup2 mounts of a mountinfo text (hull-procinfo's line parser; lines that
+/// do not parse are not cgroup mounts this shim could use).
 fn parse_mounts(mountinfo: &str) -> Vec<Mount> {
     mountinfo
         .lines()
-        .filter_map(|l| {
-            let (pre, post) = l.split_once(" - ")?;
-            let pre: Vec<&str> = pre.split(' ').collect();
-            let mut post = post.split(' ');
-            let fstype = post.next()?;
-            let _source = post.next();
-            let superopts = post.next().unwrap_or("");
-            let v2 = match fstype {
+        .filter_map(|l| hull_procinfo::parse_line(l).ok())
+        .filter_map(|e| {
+            let v2 = match e.fstype {
                 "cgroup2" => true,
                 "cgroup" => false,
                 _ => return None,
             };
             Some(Mount {
-                root: unescape(pre.get(3)?),
-                point: PathBuf::from(unescape(pre.get(4)?)),
+                root: e.root.into_owned(),
+                point: PathBuf::from(e.mount_point.as_ref()),
                 v2,
                 controllers: if v2 {
                     Vec::new()
                 } else {
-                    superopts.split(',').map(str::to_string).collect()
+                    e.super_options.split(',').map(str::to_string).collect()
                 },
             })
         })

@@ -20,26 +20,20 @@ impl CgLayout {
     pub fn detect() -> CgLayout {
         let mut l = CgLayout::default();
         let mi = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        for line in mi.lines() {
-            let Some((left, right)) = line.split_once(" - ") else {
-                continue;
-            };
-            let lf: Vec<&str> = left.split(' ').collect();
-            let rf: Vec<&str> = right.split(' ').collect();
-            if lf.len() < 5 || rf.len() < 3 {
-                continue;
-            }
-            match rf[0] {
-                "cgroup2" => l.unified = Some(PathBuf::from(lf[4])),
+        for e in mi
+            .lines()
+            .filter_map(|line| hull_procinfo::parse_line(line).ok())
+        {
+            let point = PathBuf::from(e.mount_point.as_ref());
+            match e.fstype {
+                "cgroup2" => l.unified = Some(point),
                 "cgroup" => {
-                    if rf[2].split(',').any(|o| o.starts_with("name=")) {
-                        l.named.push(PathBuf::from(lf[4]));
+                    let opts = e.super_options.split(',');
+                    if opts.clone().any(|o| o.starts_with("name=")) {
+                        l.named.push(point.clone());
                     }
-                    for o in rf[2].split(',') {
-                        if !matches!(o, "rw" | "ro") && !o.starts_with("name=") && !o.contains('=')
-                        {
-                            l.v1.insert(o.to_string(), PathBuf::from(lf[4]));
-                        }
+                    for o in opts.filter(|o| !matches!(*o, "rw" | "ro") && !o.contains('=')) {
+                        l.v1.insert(o.to_string(), point.clone());
                     }
                 }
                 _ => {}
