@@ -1219,6 +1219,8 @@ def main():
     ap.add_argument("--burst", type=int, default=100, help="containers in the burst")
     ap.add_argument("--burst-rounds", type=int, default=5)
     ap.add_argument("--ctr-runs", type=int, default=30, help="`ctr run --rm` per shim")
+    ap.add_argument("--shim-rss-containers", type=int, default=10,
+                    help="containers up at once for the mean shim RSS (section 5)")
     ap.add_argument("--seccomp-iters", type=int, default=30, help="libseccomp compilations timed")
     ap.add_argument("--seccomp-runs", type=int, default=40, help="`run`s with the seccomp profile")
     ap.add_argument("--scale-idle", type=int, default=100, help="scaling: idle containers per runtime")
@@ -1235,6 +1237,7 @@ def main():
          a.seccomp_iters, a.seccomp_runs) = (5, 1, 2, 3, 2, 10, 1, 3, 5, 3)
         a.scale_idle, a.scale_mounts, a.scale_runs = 10, 100, 3
         a.list_counts, a.list_runs = "2,5,10", 2
+        a.shim_rss_containers = 3
     if os.geteuid() != 0:
         sys.exit("bench: must run as root (it creates containers)")
     if not os.path.exists(os.path.join(a.rootfs, "bin/busybox")):

@@ -102,10 +102,13 @@ class ContainerdBench:
         self.rows_setup()
         sec = b.section(s, "5. containerd: `ctr run --rm` busybox true, and shim RSS",
                         [("run_median", "ctr run --rm median", "ms"), ("run_p90", "ctr run --rm p90", "ms"),
-                         ("shim_rss", "shim RSS (container running)", "MiB")],
+                         ("shim_rss", "shim RSS (container running)", "MiB"),
+                         ("shim_rss_n", f"shim RSS, mean of {max(1, b.args.shim_rss_containers)} containers up", "MiB")],
                         note=f"{b.args.ctr_runs} `ctr run --rm --rootfs` of `true` per shim (round-robin, "
                              f"after one sanity run printing a marker); shim RSS = VmRSS of the shim "
-                             f"process (the container's parent) while a `sleep` container runs. Ratios "
+                             f"process (the container's parent) while a `sleep` container runs, then the mean "
+                             f"over the shims of {max(1, b.args.shim_rss_containers)} `sleep` containers "
+                             f"up at once (Pss: pages shared between those shims counted once). Ratios "
                              f"are against the Go shim driving crun / runc.")
         sec["refs"] = {"crun": "go-shim+crun", "runc": "go-shim+runc"}
         sec["rows"] = {name: {"status": status, "values": {}, "samples": {}} for name, status, _ in self.variants}
@@ -208,13 +211,79 @@ class ContainerdBench:
         if got != SANITY_MARK:
             self.fail(sec, name, f"sanity ctr run printed {got!r}")
 
+    def shim_of(self, cid):
+        """(pid, comm, VmRSS kB, Pss kB or None, threads) of the shim that is the parent of `cid`'s
+        init, or None when the task is not RUNNING."""
+        out = os.path.join(self.b.logdir, "ctr-tasks.out")
+        self.sp.call(self.ctr("tasks", "list"), out=out, timeout=20)
+        m = re.search(rf"^{re.escape(cid)}\s+(\d+)\s+RUNNING", open(out).read(), re.M)
+        if not m:
+            return None
+        pid = int(m.group(1))
+        ppid = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+        comm = open(f"/proc/{ppid}/comm").read().strip()
+        status = open(f"/proc/{ppid}/status").read()
+        rss = int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1))
+        threads = int(re.search(r"Threads:\s+(\d+)", status).group(1))
+        pss = None
+        try:
+            pss = int(re.search(r"Pss:\s+(\d+) kB", open(f"/proc/{ppid}/smaps_rollup").read()).group(1))
+        except (OSError, AttributeError):
+            pass
+        return ppid, comm, rss, pss, threads
+
     def shim_rss(self, sec, name, extra):
+        """RSS of the shim with one container up, then the mean per shim with
+        --shim-rss-containers up at once (each in its own shim, as `ctr run` makes them)."""
         b = self.b
-        cid = f"{b.prefix}-{tag(name)}-rss"
-        r = self.sp.call(self.ctr_run(extra, cid, "sleep", "3600", detach=True), timeout=60)
-        if not r.ok:
-            self.fail(sec, name, r.reason("ctr run -d sleep"))
-            self.sp.call(self.ctr("containers", "delete", cid), timeout=20)
+        n = max(1, b.args.shim_rss_containers)
+        cids = []
+        try:
+            for k in range(n):
+                cid = f"{b.prefix}-{tag(name)}-rss{k}"
+                r = self.sp.call(self.ctr_run(extra, cid, "sleep", "3600", detach=True), timeout=60)
+                if not r.ok:
+                    self.fail(sec, name, r.reason("ctr run -d sleep"))
+                    self.sp.call(self.ctr("containers", "delete", cid), timeout=20)
+                    return
+                cids.append(cid)
+                if k == 0:
+                    one = self.shim_of(cid)
+                    if one is None:
+                        self.fail(sec, name, "task not RUNNING after `ctr run -d`")
+                        return
+                    ppid, comm, rss, pss, threads = one
+                    row = sec["rows"][name]
+                    row["values"]["shim_rss"] = rss / 1024
+                    row["shim"] = {"comm": comm, "pid": ppid, "rss_kb": rss, "pss_kb": pss, "threads": threads}
+                    row.setdefault("notes", {})["shim_rss"] = (
+                        f"{comm}, {threads} threads" + (f", Pss {pss / 1024:.1f} MiB" if pss is not None else ""))
+            if n > 1:
+                time.sleep(0.5)
+                shims = {}
+                for cid in cids:
+                    got = self.shim_of(cid)
+                    if got is None:
+                        self.fail(sec, name, f"{cid} not RUNNING with {n} containers up")
+                        return
+                    shims[got[0]] = got
+                rss = [v[2] for v in shims.values()]
+                pss = [v[3] for v in shims.values() if v[3] is not None]
+                row = sec["rows"][name]
+                row["values"]["shim_rss_n"] = sum(rss) / len(rss) / 1024
+                row["shim_n"] = {"containers": n, "shims": len(shims), "rss_kb": rss, "pss_kb": pss}
+                row.setdefault("notes", {})["shim_rss_n"] = (
+                    f"{len(shims)} shims" + (f", Pss {sum(pss) / len(pss) / 1024:.2f} MiB" if pss else ""))
+        finally:
+            for cid in cids:
+                self.sp.call(self.ctr("tasks", "kill", "-s", "SIGKILL", cid), timeout=10)
+            for cid in cids:
+                for _ in range(50):
+                    r = self.sp.call(self.ctr("tasks", "delete", cid), timeout=20)
+                    if r.ok:
+                        break
+                    time.sleep(0.1)
+                self.sp.call(self.ctr("containers", "delete", cid), timeout=20)
             return
         try:
             out = os.path.join(b.logdir, "ctr-tasks.out")
