@@ -541,6 +541,50 @@ class Bench:
         self.summarise(s, "par_median", median, "par")
         self.summarise(s, "par_total", sum, "par")
 
+    # ---------- 1b. concurrency ----------
+    def bench_concurrency(self):
+        """Cost per container as more lifecycles run at once: P concurrent `run`s of `true`,
+        batch wall / P, for each P of --par-levels; then cost at the largest P over cost at 1."""
+        a = self.args
+        s = "concurrency"
+        levels = [int(x) for x in a.par_levels.split(",") if x.strip()]
+        metrics = [(f"c{p}", f"{p} at once: wall per container (median of batches)", "ms") for p in levels]
+        if len(levels) > 1:
+            metrics.append(("growth", f"per-container cost at {levels[-1]} / at {levels[0]}", "x"))
+        self.section(s, "1b. concurrency: per-container cost of P lifecycles at once", metrics,
+                     note=f"P concurrent `run --bundle` of busybox true for P in {a.par_levels}; "
+                          f"{a.par_batches} batches per P and runtime (round-robin); value = batch wall "
+                          f"(first start to last exit) / P. Growth = that cost at the largest P over the "
+                          f"cost at the smallest: 1.00x is perfectly flat. {os.cpu_count()} CPUs.")
+        bundle = self.bundles["true"]
+        for p in levels:
+            for bi in range(a.par_batches):
+                for rt in self.active(s, bi):
+                    self.sp.reap_orphans()
+                    rs, cids = [], []
+                    for j in range(p):
+                        cid = f"{self.prefix}-{rt.name}-c{p}b{bi}x{j}"
+                        rt.live.add(cid)
+                        cids.append(cid)
+                        rs.append(self.sp.spawn(rt.argv("run", "--bundle", bundle, cid)))
+                    self.sp.wait_many(rs, timeout=120)
+                    bad = [r for r in rs if not r.ok]
+                    for cid, r in zip(cids, rs):
+                        if r.ok:
+                            rt.live.discard(cid)
+                    if bad:
+                        self.fail(s, rt, f"{len(bad)}/{p} concurrent runs failed; " + bad[0].reason("run"))
+                        continue
+                    wall = max(r.end for r in rs) - min(r.start for r in rs)
+                    self.add_sample(s, rt, f"c{p}", ms(wall) / p)
+            self.summarise(s, f"c{p}", median)
+        if len(levels) > 1:
+            for rt in self.runtimes:
+                row = self.results[s]["rows"][rt.name]
+                lo, hi = row["values"].get(f"c{levels[0]}"), row["values"].get(f"c{levels[-1]}")
+                if lo and hi and row["status"] == "ok":
+                    row["values"]["growth"] = hi / lo
+
     # ---------- 2. verbs ----------
     def bench_verbs(self):
         a = self.args
@@ -1145,7 +1189,8 @@ class Bench:
         self.versions = {rt.name: self.version(rt) for rt in self.runtimes}
         wanted = a.sections.split(",")
         try:
-            for key, fn in (("lifecycle", self.bench_lifecycle), ("verbs", self.bench_verbs),
+            for key, fn in (("lifecycle", self.bench_lifecycle), ("concurrency", self.bench_concurrency),
+                            ("verbs", self.bench_verbs),
                             ("memory", self.bench_memory), ("burst", self.bench_burst),
                             ("containerd", self.bench_containerd), ("seccomp", self.bench_seccomp),
                             ("seccomp_run", self.bench_seccomp_run), ("scaling", self.bench_scaling),
@@ -1208,12 +1253,15 @@ def main():
     ap.add_argument("--out-md", default=os.path.join(REPO, "build/bench.md"))
     ap.add_argument("--out-json", default=os.path.join(REPO, "build/bench.json"))
     ap.add_argument("--sections", default="all",
-                    help="comma list of lifecycle,verbs,memory,burst,containerd,seccomp,seccomp_run,scaling,"
+                    help="comma list of lifecycle,concurrency,verbs,memory,burst,containerd,seccomp,seccomp_run,scaling,"
                          "listing (default all)")
     ap.add_argument("--runs", type=int, default=100, help="sequential `run`s per runtime")
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--par", type=int, default=8, help="concurrent `run`s per batch")
     ap.add_argument("--batches", type=int, default=20)
+    ap.add_argument("--par-levels", default="1,8,32,100",
+                    help="concurrency section: how many lifecycles at once, comma list")
+    ap.add_argument("--par-batches", type=int, default=5, help="concurrency section: batches per level")
     ap.add_argument("--verbs", type=int, default=50, help="iterations of create/start/exec/delete")
     ap.add_argument("--rss", type=int, default=9, help="creates measured for peak RSS")
     ap.add_argument("--burst", type=int, default=100, help="containers in the burst")
@@ -1238,6 +1286,7 @@ def main():
         a.scale_idle, a.scale_mounts, a.scale_runs = 10, 100, 3
         a.list_counts, a.list_runs = "2,5,10", 2
         a.shim_rss_containers = 3
+        a.par_levels, a.par_batches = "1,4", 1
     if os.geteuid() != 0:
         sys.exit("bench: must run as root (it creates containers)")
     if not os.path.exists(os.path.join(a.rootfs, "bin/busybox")):

@@ -263,8 +263,8 @@ impl Store {
     }
 }
 
-/// rename(2) that fails with EEXIST instead of replacing an (empty) directory at `to`.
-fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
+/// renameat2(2) of two paths relative to the cwd.
+fn renameat2(from: &Path, to: &Path, flags: libc::c_uint) -> std::io::Result<()> {
     use std::os::unix::ffi::OsStrExt;
     let f = std::ffi::CString::new(from.as_os_str().as_bytes())?;
     let t = std::ffi::CString::new(to.as_os_str().as_bytes())?;
@@ -275,13 +275,46 @@ fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
             f.as_ptr(),
             libc::AT_FDCWD,
             t.as_ptr(),
-            libc::RENAME_NOREPLACE,
+            flags,
         )
     };
     if rc == 0 {
-        return Ok(());
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
     }
-    let e = std::io::Error::last_os_error();
+}
+
+/// Put the file `new` in place of `target` atomically (a reader sees the old or the new one,
+/// never none). An existing target is swapped with RENAME_EXCHANGE and the old content, now at
+/// `new`, unlinked: a plain rename over an existing file makes ext4 (auto_da_alloc) start
+/// writeback of the new file at once, a block-device round trip per state change wherever the
+/// state root is not a tmpfs. A crash between the two steps leaves only `new`, which the next
+/// write truncates and `remove` deletes. Plain rename for a first write or a filesystem
+/// without RENAME_EXCHANGE.
+fn replace_file(new: &Path, target: &Path) -> std::io::Result<()> {
+    match renameat2(new, target, libc::RENAME_EXCHANGE) {
+        Ok(()) => match fs::remove_file(new) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        },
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::EINVAL)) => {
+            fs::rename(new, target)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// rename(2) that fails with EEXIST instead of replacing an (empty) directory at `to`.
+fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
+    if let Err(e) = renameat2(from, to, libc::RENAME_NOREPLACE) {
+        noreplace_fallback(from, to, e)
+    } else {
+        Ok(())
+    }
+}
+
+fn noreplace_fallback(from: &Path, to: &Path, e: std::io::Error) -> std::io::Result<()> {
     if e.raw_os_error() != Some(libc::EINVAL) {
         return Err(e);
     }
@@ -412,7 +445,7 @@ impl ContainerDir {
                 .open(&tmp)?;
             f.write_all(&data)?;
             drop(f);
-            fs::rename(&tmp, self.path.join(STATE_FILE))
+            replace_file(&tmp, &self.path.join(STATE_FILE))
         })();
         written.map_err(|e| {
             let _ = fs::remove_file(&tmp);

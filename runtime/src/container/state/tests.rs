@@ -1,6 +1,7 @@
 //! Store and state-file behaviour on a temporary root.
 
 use super::*;
+use std::os::unix::fs::MetadataExt;
 
 #[test]
 fn ids_are_validated() {
@@ -134,4 +135,25 @@ fn stale_temp_dirs_of_dead_creators_are_swept() {
     store.sweep_stale();
     assert!(!dead.exists());
     assert!(live.exists());
+}
+
+#[test]
+fn replace_file_swaps_in_the_new_content_and_leaves_no_temp() {
+    let d = tempfile::tempdir().unwrap();
+    let (new, target) = (d.path().join(".t.tmp"), d.path().join("t"));
+    // First write: no target yet, a plain rename.
+    fs::write(&new, "one").unwrap();
+    super::replace_file(&new, &target).unwrap();
+    assert_eq!(fs::read_to_string(&target).unwrap(), "one");
+    assert!(!new.exists());
+    // Replacing: the target's inode changes (a swap, not a write in place) and the old
+    // content is gone with the temp name.
+    let before = fs::metadata(&target).unwrap().ino();
+    fs::write(&new, "two").unwrap();
+    let new_ino = fs::metadata(&new).unwrap().ino();
+    super::replace_file(&new, &target).unwrap();
+    assert_eq!(fs::read_to_string(&target).unwrap(), "two");
+    assert_eq!(fs::metadata(&target).unwrap().ino(), new_ino);
+    assert_ne!(new_ino, before);
+    assert!(!new.exists());
 }
