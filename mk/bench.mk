@@ -4,7 +4,7 @@
 RUNTIMES ?= hull runc crun
 BENCH_ARGS ?=
 
-.PHONY: bench bench-quick bench-build bench-profile
+.PHONY: bench bench-quick bench-build bench-profile bench-phases
 
 # Build what the bench can use; a build failure only turns hull's rows into "failed: ...".
 bench-build:
@@ -30,3 +30,12 @@ bench-quick:
 bench-profile: rootfs
 	@if [ "$(RUNTIME)" = "$(HULL)" ]; then $(BUILD_HULL_RELEASE); fi
 	bench/profile.sh "$(RUNTIME)" "$(ROOTFS)" "$(BUILD)/profile"
+
+# CPU of 8 lifecycles at once by phase (syscalls, page faults, libc start-up, user code):
+#   make bench-phases [RUNTIME=...] [PAR=8] [BATCHES=15]   (perf data in build/profile/)
+PAR ?= 8
+BATCHES ?= 15
+bench-phases: rootfs
+	@if [ "$(RUNTIME)" = "$(HULL)" ]; then $(BUILD_HULL_RELEASE); fi
+	@mkdir -p $(BUILD)/profile
+	bench/profile_parallel.sh "$(RUNTIME)" "$(ROOTFS)" "$(BUILD)/profile/phases-$(notdir $(RUNTIME)).data" $(PAR) $(BATCHES)
