@@ -11,7 +11,7 @@ import shutil
 import signal
 import time
 
-from bench import REPO, SANITY_MARK, log, median, p90, ms
+from common import REPO, SANITY_MARK, log, median, p90, ms
 
 CONFIG = """version = 2
 root = "{d}/root"
