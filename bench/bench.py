@@ -366,6 +366,8 @@ def main():
     ap.add_argument("--burst", type=int, default=100, help="containers in the burst")
     ap.add_argument("--burst-rounds", type=int, default=5)
     ap.add_argument("--ctr-runs", type=int, default=30, help="`ctr run --rm` per shim")
+    ap.add_argument("--idle-window", type=float, default=5.0,
+                    help="seconds over which an idle shim's wake-ups are counted (section 5)")
     ap.add_argument("--shim-rss-containers", type=int, default=10,
                     help="containers up at once for the mean shim RSS (section 5)")
     ap.add_argument("--seccomp-iters", type=int, default=30, help="libseccomp compilations timed")
@@ -384,7 +386,7 @@ def main():
          a.seccomp_iters, a.seccomp_runs) = (5, 1, 2, 3, 2, 10, 1, 3, 5, 3)
         a.scale_idle, a.scale_mounts, a.scale_runs = 10, 100, 3
         a.list_counts, a.list_runs = "2,5,10", 2
-        a.shim_rss_containers = 3
+        a.shim_rss_containers, a.idle_window = 3, 1.0
         a.par_levels, a.par_batches = "1,4", 1
     if os.geteuid() != 0:
         sys.exit("bench: must run as root (it creates containers)")

@@ -103,6 +103,7 @@ class ContainerdBench:
         sec = b.section(s, "5. containerd: `ctr run --rm` busybox true, and shim RSS",
                         [("run_median", "ctr run --rm median", "ms"), ("run_p90", "ctr run --rm p90", "ms"),
                          ("shim_rss", "shim RSS (container running)", "MiB"),
+                         ("idle_wakeups", "idle shim wake-ups per second (1 container)", "/s"),
                          ("shim_rss_n", f"shim RSS, mean of {max(1, b.args.shim_rss_containers)} containers up", "MiB")],
                         note=f"{b.args.ctr_runs} `ctr run --rm --rootfs` of `true` per shim (round-robin, "
                              f"after one sanity run printing a marker); shim RSS = VmRSS of the shim "
@@ -232,6 +233,20 @@ class ContainerdBench:
             pass
         return ppid, comm, rss, pss, threads
 
+    @staticmethod
+    def switches(pid):
+        """Context switches so far, summed over the threads of `pid` (each one a wake-up)."""
+        n = 0
+        for t in os.listdir(f"/proc/{pid}/task"):
+            try:
+                st = open(f"/proc/{pid}/task/{t}/status").read()
+            except OSError:
+                continue
+            for k in ("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"):
+                m = re.search(rf"^{k}:\s+(\d+)", st, re.M)
+                n += int(m.group(1)) if m else 0
+        return n
+
     def shim_rss(self, sec, name, extra):
         """RSS of the shim with one container up, then the mean per shim with
         --shim-rss-containers up at once (each in its own shim, as `ctr run` makes them)."""
@@ -258,6 +273,12 @@ class ContainerdBench:
                     row["shim"] = {"comm": comm, "pid": ppid, "rss_kb": rss, "pss_kb": pss, "threads": threads}
                     row.setdefault("notes", {})["shim_rss"] = (
                         f"{comm}, {threads} threads" + (f", Pss {pss / 1024:.1f} MiB" if pss is not None else ""))
+                    # Idle wake-ups: context switches of all the shim's threads over a quiet window.
+                    time.sleep(1)
+                    w0, t0 = self.switches(ppid), time.monotonic()
+                    time.sleep(b.args.idle_window)
+                    w1, t1 = self.switches(ppid), time.monotonic()
+                    row["values"]["idle_wakeups"] = (w1 - w0) / (t1 - t0)
             if n > 1:
                 time.sleep(0.5)
                 shims = {}
