@@ -7,7 +7,7 @@
 //!   `open_tree(OPEN_TREE_CLONE)` (bind) or make a fresh detached mount with
 //!   fsopen/fsconfig/fsmount (any other type), and give it the mapping with
 //!   `mount_setattr(MOUNT_ATTR_IDMAP)`. Which filesystems allow it is the kernel's choice
-//!   (FS_ALLOW_IDMAP: ext4, xfs, btrfs, overlay, tmpfs since 6.3; not proc or sysfs): a refusal
+//!   (FS_ALLOW_IDMAP: ext4, xfs, btrfs, tmpfs since 6.3; not proc, sysfs or overlay): a refusal
 //!   fails `create` naming `mounts[N]` and the filesystem.
 //!   Setting an idmap needs CAP_SYS_ADMIN in the user namespace the filesystem was mounted in —
 //!   the host's — which a container init inside its own user namespace no longer has.

@@ -156,7 +156,15 @@ pub fn mount_entry(ctx: &MountCtx, idx: usize, m: &oci_spec::runtime::Mount) -> 
             // The new tmpfs hides what the image had at `dest`; copy it up from the covered dir.
             let top = open_in_root(ctx.root, &dest, libc::O_PATH | libc::O_DIRECTORY)
                 .map_err(|e| Error::sys(format!("reopen {}", what()), e))?;
-            copy_up(target_fd.as_fd(), top.as_fd()).map_err(|e| wrap(e, &what))?;
+            copy_up(target_fd.as_fd(), top.as_fd()).map_err(|e| match (e, idmap_tree) {
+                (e @ Error::Sys { .. }, _) => wrap(e, &what),
+                // The copy goes through the idmapping: ids it does not map give EOVERFLOW.
+                (e, Some(_)) => Error::invalid(format!(
+                    "{}: {e} (tmpcopyup writes through the idmapping: it must map the container's ids)",
+                    what()
+                )),
+                (e, None) => Error::invalid(format!("{}: {e}", what())),
+            })?;
         }
     }
     let top = if opts.propagation.is_empty() && opts.attr_set == 0 && opts.attr_clr == 0 {
