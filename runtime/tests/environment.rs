@@ -455,6 +455,32 @@ fn idmapped_tmpfs_in_a_user_namespace_uses_the_container_mappings() {
 }
 
 #[test]
+fn idmapped_tmpfs_through_absolute_symlink_stays_in_rootfs() {
+    let env = Env::new();
+    let r = private_rootfs(&env, "b");
+    let host_target = env.tmp.path().join("host-target");
+    std::fs::create_dir_all(&host_target).unwrap();
+    std::os::unix::fs::symlink(&host_target, r.join("escape")).unwrap();
+    let cfg = with_mounts(
+        sh("stat -c '%u %g' /escape/x; cat /proc/self/mountinfo"),
+        json!([{"destination": "/escape/x", "type": "tmpfs", "source": "tmpfs", "options": ["idmap"],
+                "uidMappings": [{"containerID": 0, "hostID": 100000, "size": 10}],
+                "gidMappings": [{"containerID": 0, "hostID": 100000, "size": 10}]}]),
+    );
+    let out = run_ok(&env, "b", &cfg);
+    assert_eq!(out.lines().next(), Some("100000 100000"), "{out}");
+    let inside = format!("{}/x", host_target.display());
+    let l = line_of(&out, &inside);
+    assert!(mnt_opts(l).0.contains(&"idmapped"), "{out}");
+    assert!(
+        !host_target.join("x").exists(),
+        "created on the host through the symlink"
+    );
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mi.contains(&inside));
+}
+
+#[test]
 fn idmapped_mounts_the_kernel_refuses() {
     let env = Env::new();
     let maps = |typ: &str| {
