@@ -497,6 +497,18 @@ fn idmapped_mounts_the_kernel_refuses() {
         );
         assert!(err.contains(&format!("{typ:?}")), "{err}");
     }
+    // A refusal after an idmapped mount already made (mounts[5]): that one goes with its fd.
+    let mut two = maps("tmpfs");
+    two.as_array_mut()
+        .unwrap()
+        .extend(maps("proc").as_array().unwrap().iter().cloned());
+    two[1]["destination"] = json!("/mnt2");
+    refused(
+        &env,
+        "second",
+        &with_mounts(config(&["true"]), two),
+        "mounts[6] /mnt2: the kernel refuses idmapped mounts of filesystem \"proc\"",
+    );
     // A filesystem option the kernel rejects is reported with what the filesystem said.
     let mut bad = maps("tmpfs");
     bad[0]["options"] = json!(["size=lots"]);
