@@ -8,7 +8,7 @@ if [ ! -x "$bb" ] || ldd "$bb" >/dev/null 2>&1; then
     echo "mkrootfs: $bb is not the static busybox; install busybox-static" >&2
     exit 1
 fi
-mkdir -p "$dir/bin" "$dir/proc" "$dir/sys" "$dir/dev" "$dir/tmp" "$dir/etc" "$dir/root" "$dir/run" "$dir/var"
+mkdir -p "$dir/bin" "$dir/proc" "$dir/sys" "$dir/dev" "$dir/tmp" "$dir/etc" "$dir/root" "$dir/run" "$dir/var" "$dir/mnt"
 cp "$bb" "$dir/bin/busybox"
 for applet in $("$bb" --list); do
     [ "$applet" = busybox ] && continue

@@ -101,6 +101,7 @@ pub fn features() -> serde_json::Value {
         "diratime",
         "dirsync",
         "exec",
+        "idmap",
         "iversion",
         "lazytime",
         "loud",
@@ -124,6 +125,7 @@ pub fn features() -> serde_json::Value {
         "relatime",
         "remount",
         "rexec",
+        "ridmap",
         "rnoatime",
         "rnodev",
         "rnodiratime",
@@ -166,7 +168,7 @@ pub fn features() -> serde_json::Value {
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},
             "intelRdt": {"enabled": false},
-            "mountExtensions": {"idmap": {"enabled": false}}
+            "mountExtensions": {"idmap": {"enabled": true}}
         },
         "annotations": {
             "io.github.hull.version": env!("CARGO_PKG_VERSION")
@@ -184,6 +186,18 @@ mod tests {
             let v = default_spec(rootless);
             let spec = crate::spec::parse_config(&serde_json::to_vec(&v).unwrap()).unwrap();
             crate::spec::validate(&spec).unwrap();
+        }
+    }
+
+    #[test]
+    fn features_report_idmapped_mounts() {
+        let f = features();
+        assert_eq!(f["linux"]["mountExtensions"]["idmap"]["enabled"], true);
+        let opts = f["mountOptions"].as_array().unwrap();
+        for o in ["idmap", "ridmap"] {
+            assert!(opts.contains(&serde_json::json!(o)), "{o}");
+            let m = crate::rootfs::parse_options(&[o.to_string()]);
+            assert!(m.idmap && m.data.is_empty(), "{o}");
         }
     }
 

@@ -446,6 +446,17 @@ fn spec_and_features() {
         .as_array()
         .unwrap()
         .contains(&json!("createRuntime")));
+    // Idmapped mounts (bind and fresh filesystems) work: advertised as runc 1.2 does.
+    assert_eq!(
+        f["linux"]["mountExtensions"]["idmap"]["enabled"],
+        json!(true)
+    );
+    for o in ["idmap", "ridmap"] {
+        assert!(
+            f["mountOptions"].as_array().unwrap().contains(&json!(o)),
+            "{o}"
+        );
+    }
 }
 
 #[test]

@@ -1,9 +1,14 @@
-//! Idmapped bind mounts (`idmap` / `ridmap` mount options, `uidMappings` / `gidMappings` on a mount).
+//! Idmapped mounts (`idmap` / `ridmap` mount options, `uidMappings` / `gidMappings` on a mount):
+//! of a bind source (a clone of its tree) or of a fresh filesystem (fsopen/fsconfig/fsmount).
 //!
 //! The work is split where the privileges are:
 //! - in the parent (`hull create`, root in the initial user namespace), before clone: make a
 //!   throw-away user namespace holding the mount's mappings, clone the source tree with
-//!   `open_tree(OPEN_TREE_CLONE)` and give it the mapping with `mount_setattr(MOUNT_ATTR_IDMAP)`.
+//!   `open_tree(OPEN_TREE_CLONE)` (bind) or make a fresh detached mount with
+//!   fsopen/fsconfig/fsmount (any other type), and give it the mapping with
+//!   `mount_setattr(MOUNT_ATTR_IDMAP)`. Which filesystems allow it is the kernel's choice
+//!   (FS_ALLOW_IDMAP: ext4, xfs, btrfs, tmpfs since 6.3; not proc, sysfs or overlay): a refusal
+//!   fails `create` naming `mounts[N]` and the filesystem.
 //!   Setting an idmap needs CAP_SYS_ADMIN in the user namespace the filesystem was mounted in —
 //!   the host's — which a container init inside its own user namespace no longer has.
 //! - in the container init, before pivot_root: `move_mount` the detached tree (an fd inherited
@@ -15,7 +20,7 @@
 //! container's root).
 
 use super::mount_api;
-use super::options::parse_options;
+use super::options::{fresh_mount, parse_options, MountOptions};
 use crate::error::{Error, Result};
 use nix::errno::Errno;
 use oci_spec::runtime::{LinuxIdMapping, Mount};
@@ -119,6 +124,76 @@ pub fn idmapped_tree(
     Ok(tree)
 }
 
+/// Filesystems whose instance belongs to the namespaces of the process that mounts it: one made
+/// here, in `hull create`, would show the host's processes, network or IPC objects.
+const NAMESPACED_FS: &[&str] = &["proc", "sysfs", "mqueue", "devpts", "cgroup", "cgroup2"];
+
+/// A fresh detached mount of `typ` (fsopen/fsconfig/fsmount with the mount's options) idmapped
+/// through `userns`. The error names the filesystem and what the kernel said; every fd made here
+/// is closed on the way out, so a refusal leaves nothing behind.
+pub fn fresh_idmapped(
+    typ: &str,
+    source: &str,
+    opts: &MountOptions,
+    userns: BorrowedFd,
+) -> std::result::Result<OwnedFd, String> {
+    if typ.is_empty() {
+        return Err("an idmapped mount of a filesystem needs its \"type\"".into());
+    }
+    let plan = fresh_mount(opts);
+    let c = |s: &str| crate::sys::cstr(s).map_err(|e| e.to_string());
+    let fs = mount_api::fs_open(&c(typ)?).map_err(|e| {
+        format!(
+            "fsopen filesystem {typ:?}: {e}{}",
+            if e == Errno::ENODEV {
+                " (unknown to this kernel)"
+            } else {
+                ""
+            }
+        )
+    })?;
+    let fsf = fs.as_fd();
+    let said = |what: String, e: Errno| {
+        let log = mount_api::fs_log(fsf);
+        if log.is_empty() {
+            format!("filesystem {typ:?}: {what}: {e}")
+        } else {
+            format!("filesystem {typ:?}: {what}: {e} (kernel: {log})")
+        }
+    };
+    if !source.is_empty() {
+        mount_api::fs_string(fsf, &c("source")?, &c(source)?)
+            .map_err(|e| said(format!("source {source:?}"), e))?;
+    }
+    for k in &plan.sb_flags {
+        mount_api::fs_flag(fsf, &c(k)?).map_err(|e| said(format!("flag {k:?}"), e))?;
+    }
+    for (k, v) in &plan.params {
+        match v {
+            Some(v) => mount_api::fs_string(fsf, &c(k)?, &c(v)?)
+                .map_err(|e| said(format!("option {k}={v}"), e))?,
+            None => mount_api::fs_flag(fsf, &c(k)?).map_err(|e| said(format!("option {k}"), e))?,
+        }
+    }
+    mount_api::fs_create(fsf).map_err(|e| said("create".into(), e))?;
+    let mnt = mount_api::fs_mount(fsf, plan.attrs).map_err(|e| said("fsmount".into(), e))?;
+    mount_api::set_idmap(mnt.as_fd(), userns, false).map_err(|e| {
+        if e == Errno::EINVAL {
+            format!(
+                "the kernel refuses idmapped mounts of filesystem {typ:?} (it does not allow idmapping on this kernel): mount_setattr(MOUNT_ATTR_IDMAP): {e}"
+            )
+        } else {
+            format!("filesystem {typ:?}: mount_setattr(MOUNT_ATTR_IDMAP): {e}")
+        }
+    })?;
+    if NAMESPACED_FS.contains(&typ) {
+        return Err(format!(
+            "idmapped mounts of filesystem {typ:?} are not supported (its instance would be made outside the container's namespaces)"
+        ));
+    }
+    Ok(mnt)
+}
+
 /// Prepare every idmapped mount of a config (in the parent): (mount index, detached tree).
 pub fn prepare(
     mounts: &[Mount],
@@ -135,9 +210,10 @@ pub fn prepare(
             continue;
         }
         let dest = m.destination().display();
-        if !opts.is_bind() {
+        let typ = m.typ().clone().unwrap_or_default();
+        if !opts.is_bind() && (typ == "cgroup" || typ == "cgroup2") {
             return Err(Error::invalid(format!(
-                "mounts[{i}] {dest}: idmapped mounts are supported for bind mounts only (add \"bind\" or \"rbind\")"
+                "mounts[{i}] {dest}: idmapped cgroup mounts are not supported"
             )));
         }
         let maps = mappings_for(i, m, container_uid, container_gid)?;
@@ -155,19 +231,24 @@ pub fn prepare(
             .as_ref()
             .map(|s| s.to_string_lossy().to_string())
             .unwrap_or_default();
-        let rec = opts.flags & libc::MS_REC != 0;
-        let c = crate::sys::cstr(&source)?;
         let userns = cache[pos].1.as_fd();
-        let tree = idmapped_tree(&c, rec, rec && opts.idmap_recursive, userns).map_err(|e| {
-            Error::invalid(format!(
-                "mounts[{i}] {dest}: idmapped mount of {source:?}: {e}{}",
-                if e == Errno::EINVAL {
-                    " (the source filesystem may not support idmapped mounts)"
-                } else {
-                    ""
-                }
-            ))
-        })?;
+        let tree = if opts.is_bind() {
+            let rec = opts.flags & libc::MS_REC != 0;
+            let c = crate::sys::cstr(&source)?;
+            idmapped_tree(&c, rec, rec && opts.idmap_recursive, userns).map_err(|e| {
+                Error::invalid(format!(
+                    "mounts[{i}] {dest}: idmapped mount of {source:?}: {e}{}",
+                    if e == Errno::EINVAL {
+                        " (the source filesystem may not support idmapped mounts)"
+                    } else {
+                        ""
+                    }
+                ))
+            })?
+        } else {
+            fresh_idmapped(&typ, &source, &opts, userns)
+                .map_err(|e| Error::invalid(format!("mounts[{i}] {dest}: {e}")))?
+        };
         out.push((i, tree));
     }
     Ok(out)

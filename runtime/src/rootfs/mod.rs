@@ -3,13 +3,15 @@
 //! paths. Every destination is resolved inside the rootfs (see `resolve`), never on the host.
 //!
 //! Module map (who uses what; no cycles: each file only imports the ones listed before it):
-//! - `mount_api`: the new mount API syscalls (mount_setattr, open_tree, move_mount), kernel ABI only.
+//! - `mount_api`: the new mount API syscalls (mount_setattr, open_tree, fsopen/fsconfig/fsmount,
+//!   move_mount), kernel ABI only.
 //! - `propagation`: propagation names → MS_* flags; make the rootfs' parent mount private.
 //! - `options`: `mounts[].options` → [`MountOptions`] (pure).
 //! - `resolve`: [`ensure_in_root`], openat2(RESOLVE_IN_ROOT) create-and-open.
 //! - `cgroupfs`: a `cgroup` mount (cgroup2, or a tmpfs of v1 hierarchies on hybrid hosts).
 //! - `mounts`: [`mount_entry`], one OCI mount onto its resolved destination.
-//! - `idmap`: idmapped bind mounts (trees prepared in the parent, attached in the child).
+//! - `idmap`: idmapped mounts, bind or fresh filesystem (detached mounts prepared in the parent,
+//!   attached in the child).
 //! - `devices`: device nodes and the /dev symlinks.
 //! - `pivot`, `masked`: entering the new root; maskedPaths, readonlyPaths, root.readonly.
 

@@ -1,5 +1,5 @@
 //! The new mount API as safe wrappers: the MOUNT_ATTR_* bits, mount_setattr(2), open_tree(2)
-//! clones and move_mount(2). Kernel ABI only; the rules of when to call them live in the callers.
+//! clones, fsopen(2)/fsconfig(2)/fsmount(2) fresh detached mounts and move_mount(2). Kernel ABI only; the rules of when to call them live in the callers.
 
 use nix::errno::Errno;
 use std::ffi::CStr;
@@ -23,6 +23,12 @@ const OPEN_TREE_CLONE: libc::c_uint = 1;
 const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
 /// Follow the /proc/self/fd magic link of the target.
 const MOVE_MOUNT_T_SYMLINKS: libc::c_uint = 0x10;
+
+const FSOPEN_CLOEXEC: libc::c_uint = 0x1;
+const FSMOUNT_CLOEXEC: libc::c_uint = 0x1;
+const FSCONFIG_SET_FLAG: libc::c_uint = 0;
+const FSCONFIG_SET_STRING: libc::c_uint = 1;
+const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
 
 #[repr(C)]
 struct MountAttr {
@@ -108,6 +114,86 @@ pub fn clone_tree(source: &CStr, rec: bool) -> nix::Result<OwnedFd> {
     }
     // SAFETY: the kernel returned a new fd we own.
     Ok(unsafe { OwnedFd::from_raw_fd(rc as RawFd) })
+}
+
+/// A filesystem context from fsopen(2) of `fstype`, to configure with [`fs_flag`]/[`fs_string`],
+/// then [`fs_create`] and [`fs_mount`].
+pub fn fs_open(fstype: &CStr) -> nix::Result<OwnedFd> {
+    // SAFETY: fsopen with a valid NUL-terminated type name.
+    let rc = unsafe { libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), FSOPEN_CLOEXEC) };
+    if rc < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the kernel returned a new fd we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(rc as RawFd) })
+}
+
+fn fsconfig(
+    fs: BorrowedFd,
+    cmd: libc::c_uint,
+    key: Option<&CStr>,
+    value: Option<&CStr>,
+) -> nix::Result<()> {
+    let k = key.map_or(std::ptr::null(), |k| k.as_ptr());
+    let v = value.map_or(std::ptr::null(), |v| v.as_ptr());
+    // SAFETY: fsconfig on a filesystem context fd with NUL-terminated strings (or NULL) and aux 0.
+    let rc = unsafe { libc::syscall(libc::SYS_fsconfig, fs.as_raw_fd(), cmd, k, v, 0) };
+    if rc != 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// fsconfig(FSCONFIG_SET_FLAG): a parameter without a value (`ro`, `sync`, `newinstance`).
+pub fn fs_flag(fs: BorrowedFd, key: &CStr) -> nix::Result<()> {
+    fsconfig(fs, FSCONFIG_SET_FLAG, Some(key), None)
+}
+
+/// fsconfig(FSCONFIG_SET_STRING): `key=value` (also `source`).
+pub fn fs_string(fs: BorrowedFd, key: &CStr, value: &CStr) -> nix::Result<()> {
+    fsconfig(fs, FSCONFIG_SET_STRING, Some(key), Some(value))
+}
+
+/// fsconfig(FSCONFIG_CMD_CREATE): make the superblock.
+pub fn fs_create(fs: BorrowedFd) -> nix::Result<()> {
+    fsconfig(fs, FSCONFIG_CMD_CREATE, None, None)
+}
+
+/// fsmount(2): a detached mount of the created superblock with the MOUNT_ATTR_* `attrs`.
+pub fn fs_mount(fs: BorrowedFd, attrs: u64) -> nix::Result<OwnedFd> {
+    // SAFETY: fsmount on a created filesystem context fd.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_fsmount,
+            fs.as_raw_fd(),
+            FSMOUNT_CLOEXEC,
+            attrs as libc::c_uint,
+        )
+    };
+    if rc < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the kernel returned a new fd we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(rc as RawFd) })
+}
+
+/// The messages the filesystem logged on its context fd (`e tmpfs: Bad value for 'size'`), joined.
+pub fn fs_log(fs: BorrowedFd) -> String {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 512];
+    for _ in 0..8 {
+        // SAFETY: read into a buffer we own from a valid fd; a context fd never blocks on read.
+        let n = unsafe { libc::read(fs.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        if n <= 0 {
+            break;
+        }
+        out.push(
+            String::from_utf8_lossy(&buf[..n as usize])
+                .trim()
+                .to_string(),
+        );
+    }
+    out.join("; ")
 }
 
 /// Attach a detached tree onto `target` (a /proc/self/fd path resolved inside the rootfs).

@@ -1,5 +1,6 @@
 //! The `mounts[]` step: one OCI mount done onto its destination resolved inside the rootfs and
-//! mounted through its /proc/self/fd path (bind + remount, fs mounts, tmpcopyup, idmapped trees,
+//! mounted through its /proc/self/fd path (bind + remount, fs mounts, tmpcopyup, idmapped trees
+//! of binds and of fresh filesystems,
 //! propagation and recursive attributes).
 
 use super::cgroupfs::mount_cgroup;
@@ -47,7 +48,7 @@ pub fn mount_entry(ctx: &MountCtx, idx: usize, m: &oci_spec::runtime::Mount) -> 
         .map(|(_, fd)| fd.as_fd());
     if opts.idmap && idmap_tree.is_none() {
         return Err(Error::invalid(format!(
-            "{}: idmapped mount was not prepared (bind mounts only)",
+            "{}: idmapped mount was not prepared",
             what()
         )));
     }
@@ -123,14 +124,19 @@ pub fn mount_entry(ctx: &MountCtx, idx: usize, m: &oci_spec::runtime::Mount) -> 
                 format!("{} with data {data:?}", what())
             }
         };
-        let r = sys::mount(
-            Some(&src),
-            &target,
-            Some(&t),
-            opts.flags & !libc::MS_REMOUNT,
-            data_c.as_deref(),
-            &what_data,
-        );
+        // An idmapped fresh filesystem was mounted (with its flags and data) by the parent and
+        // attached above.
+        let r = match idmap_tree {
+            Some(_) => Ok(()),
+            None => sys::mount(
+                Some(&src),
+                &target,
+                Some(&t),
+                opts.flags & !libc::MS_REMOUNT,
+                data_c.as_deref(),
+                &what_data,
+            ),
+        };
         if let Err(e) = r {
             // Like runc: inside a user namespace, sysfs may only be bind-mounted from the host.
             if typ == "sysfs" && ctx.in_userns {
@@ -150,7 +156,15 @@ pub fn mount_entry(ctx: &MountCtx, idx: usize, m: &oci_spec::runtime::Mount) -> 
             // The new tmpfs hides what the image had at `dest`; copy it up from the covered dir.
             let top = open_in_root(ctx.root, &dest, libc::O_PATH | libc::O_DIRECTORY)
                 .map_err(|e| Error::sys(format!("reopen {}", what()), e))?;
-            copy_up(target_fd.as_fd(), top.as_fd()).map_err(|e| wrap(e, &what))?;
+            copy_up(target_fd.as_fd(), top.as_fd()).map_err(|e| match (e, idmap_tree) {
+                (e @ Error::Sys { .. }, _) => wrap(e, &what),
+                // The copy goes through the idmapping: ids it does not map give EOVERFLOW.
+                (e, Some(_)) => Error::invalid(format!(
+                    "{}: {e} (tmpcopyup writes through the idmapping: it must map the container's ids)",
+                    what()
+                )),
+                (e, None) => Error::invalid(format!("{}: {e}", what())),
+            })?;
         }
     }
     let top = if opts.propagation.is_empty() && opts.attr_set == 0 && opts.attr_clr == 0 {

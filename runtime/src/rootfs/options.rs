@@ -112,6 +112,72 @@ pub fn parse_options(opts: &[String]) -> MountOptions {
     m
 }
 
+/// How a non-bind mount is made with the new mount API (fsopen/fsconfig/fsmount), for idmapped
+/// mounts of a fresh filesystem: the same effect as mount(2) with these options.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FreshMount {
+    /// Per-mount MOUNT_ATTR_* bits for fsmount(2) (`ro`, `nosuid`, `nodev`, `noexec`, atime).
+    pub attrs: u64,
+    /// Superblock flags as fsconfig(FSCONFIG_SET_FLAG) keys (`ro`, `sync`, `dirsync`, ...).
+    pub sb_flags: Vec<&'static str>,
+    /// Filesystem data: `key=value` (FSCONFIG_SET_STRING) or a bare `key` (FSCONFIG_SET_FLAG).
+    pub params: Vec<(String, Option<String>)>,
+}
+
+/// The fsconfig/fsmount form of a mount's options. MS_SILENT and MS_I_VERSION have no fsconfig
+/// key common to all filesystems and are dropped (mount(2) treats them as hints too); the
+/// propagation and recursive attributes are applied after the attach, as for any mount.
+pub fn fresh_mount(o: &MountOptions) -> FreshMount {
+    let f = o.flags;
+    let mut attrs = 0;
+    for (ms, attr) in [
+        (libc::MS_RDONLY, MOUNT_ATTR_RDONLY),
+        (libc::MS_NOSUID, MOUNT_ATTR_NOSUID),
+        (libc::MS_NODEV, MOUNT_ATTR_NODEV),
+        (libc::MS_NOEXEC, MOUNT_ATTR_NOEXEC),
+        (libc::MS_NODIRATIME, MOUNT_ATTR_NODIRATIME),
+    ] {
+        if f & ms != 0 {
+            attrs |= attr;
+        }
+    }
+    // mount(2)'s rule: strictatime beats noatime, the default is relatime.
+    attrs |= if f & libc::MS_STRICTATIME != 0 {
+        MOUNT_ATTR_STRICTATIME
+    } else if f & libc::MS_NOATIME != 0 {
+        MOUNT_ATTR_NOATIME
+    } else {
+        MOUNT_ATTR_RELATIME
+    };
+    let mut sb_flags = Vec::new();
+    for (ms, key) in [
+        (libc::MS_RDONLY, "ro"),
+        (libc::MS_SYNCHRONOUS, "sync"),
+        (libc::MS_DIRSYNC, "dirsync"),
+        (libc::MS_LAZYTIME, "lazytime"),
+        (libc::MS_MANDLOCK, "mand"),
+    ] {
+        if f & ms != 0 {
+            sb_flags.push(key);
+        }
+    }
+    let params = o
+        .data
+        .iter()
+        .flat_map(|w| w.split(','))
+        .filter(|w| !w.is_empty())
+        .map(|w| match w.split_once('=') {
+            Some((k, v)) => (k.to_string(), Some(v.to_string())),
+            None => (w.to_string(), None),
+        })
+        .collect();
+    FreshMount {
+        attrs,
+        sb_flags,
+        params,
+    }
+}
+
 /// `rro`, `rnosuid`, ... → (set?, MOUNT_ATTR_*).
 fn recursive_attr(o: &str) -> Option<(bool, u64)> {
     Some(match o {
@@ -179,5 +245,41 @@ mod tests {
         assert_eq!(m.attr_clr, MOUNT_ATTR_RDONLY);
         let m = p(&["tmpcopyup", "idmap"]);
         assert!(m.tmpcopyup && m.idmap);
+    }
+
+    #[test]
+    fn fresh_mount_splits_flags_attrs_and_data() {
+        let f = fresh_mount(&p(&[
+            "ro",
+            "nosuid",
+            "nodev",
+            "noatime",
+            "sync",
+            "size=1m,mode=750",
+            "huge=never",
+            "noswap",
+            "rprivate",
+            "rnoexec",
+        ]));
+        assert_eq!(
+            f.attrs,
+            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOATIME
+        );
+        assert_eq!(f.sb_flags, vec!["ro", "sync"]);
+        let s = |k: &str, v: &str| (k.to_string(), Some(v.to_string()));
+        assert_eq!(
+            f.params,
+            vec![
+                s("size", "1m"),
+                s("mode", "750"),
+                s("huge", "never"),
+                ("noswap".to_string(), None)
+            ]
+        );
+        // strictatime wins over noatime, as in mount(2); relatime is the default (0).
+        let f = fresh_mount(&p(&["noatime", "strictatime", "noexec"]));
+        assert_eq!(f.attrs, MOUNT_ATTR_STRICTATIME | MOUNT_ATTR_NOEXEC);
+        let f = fresh_mount(&p(&["rw"]));
+        assert_eq!((f.attrs, f.sb_flags.len(), f.params.len()), (0, 0, 0));
     }
 }

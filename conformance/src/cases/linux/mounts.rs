@@ -98,6 +98,37 @@ pub(super) fn mount_cases() -> Vec<Case> {
             );
             Ok(())
         }),
+        case(MNT, "mount-tmpfs-idmapped", |c| {
+            // runtime-spec 1.2 mounts[].uidMappings on a non-bind mount: the fresh tmpfs root,
+            // owned by 0 on disk, is seen through the mount as the mapped host ids.
+            let (_, l) = with_mounts(
+                c,
+                &["stat", "/mnt/idt", "report"],
+                |_| {
+                    vec![
+                        json!({"destination": "/mnt/idt", "type": "tmpfs", "source": "tmpfs",
+                        "options": ["idmap"],
+                        "uidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}],
+                        "gidMappings": [{"containerID": 0, "hostID": 200000, "size": 65536}]}),
+                    ]
+                },
+                |_| {},
+            )?;
+            check_eq!(
+                (l[0]["uid"].as_u64(), l[0]["gid"].as_u64()),
+                (Some(100000), Some(200000)),
+                "owner of the idmapped tmpfs root /mnt/idt"
+            );
+            let r = crate::harness::find(&l, "report")?;
+            let m =
+                mount_at(r, "/mnt/idt").ok_or_else(|| Bad::Fail("no mount at /mnt/idt".into()))?;
+            check!(
+                has_opt(m, "options", "idmapped"),
+                "mount options {:?} lack idmapped",
+                m["options"]
+            );
+            Ok(())
+        }),
         case(MNT, "mount-bind", |c| {
             let (_, l) = with_mounts(
                 c,
