@@ -2,6 +2,13 @@
 //! containerd (CRI's `BinaryName`/`SystemdCgroup`/`Root`, `ctr --runc-binary`) sends to runc-style
 //! shims. Decoded with the type containerd-shim-protos generates from containerd's `oci.proto`
 //! (`containerd_shim_protos::shim::oci::Options`); this module only checks the type URL.
+//!
+//! containerd 1.6/1.7's CRI plugin sends runc options only to `io.containerd.runc.v1/v2`; for any
+//! other `runtime_type` with an `options` table it sends `runtimeoptions.v1.Options`
+//! (`type_url` = 1, `config_path` = 2: two strings, decoded here by hand since
+//! containerd-shim-protos does not generate that message) and drops every other key. The runc
+//! options then come from the TOML file at `config_path` (`BinaryName = "..."`, `Root`,
+//! `SystemdCgroup`, ...: the keys of the runc options table); see docs/shim.md.
 
 use containerd_shim_protos::protobuf::Message;
 
@@ -12,6 +19,12 @@ pub type RuncOptions = containerd_shim_protos::shim::oci::Options;
 pub const RUNC_OPTIONS_URLS: &[&str] = &[
     "containerd.runc.v1.Options",
     "type.googleapis.com/containerd.runc.v1.Options",
+];
+
+/// Type URLs of the CRI plugin's generic runtime options (containerd's runtimeoptions.v1).
+pub const CRI_OPTIONS_URLS: &[&str] = &[
+    "runtimeoptions.v1.Options",
+    "type.googleapis.com/runtimeoptions.v1.Options",
 ];
 
 #[derive(Debug)]
@@ -28,9 +41,22 @@ pub fn decode(type_url: &str, value: &[u8]) -> Result<RuncOptions, OptionsError>
     if type_url.is_empty() && value.is_empty() {
         return Ok(RuncOptions::default());
     }
+    if CRI_OPTIONS_URLS.contains(&type_url) {
+        let (_, config_path) = decode_cri_options(value)?;
+        if config_path.is_empty() {
+            return Ok(RuncOptions::default());
+        }
+        let text = std::fs::read_to_string(&config_path).map_err(|e| {
+            OptionsError(format!(
+                "options: runtimeoptions.v1.Options config_path {config_path}: {e}"
+            ))
+        })?;
+        return parse_toml_options(&text)
+            .map_err(|e| OptionsError(format!("options: {config_path}: {}", e.0)));
+    }
     if !RUNC_OPTIONS_URLS.contains(&type_url) {
         return Err(OptionsError(format!(
-            "options: unsupported type {type_url:?} (expected containerd.runc.v1.Options)"
+            "options: unsupported type {type_url:?} (expected containerd.runc.v1.Options or runtimeoptions.v1.Options)"
         )));
     }
     RuncOptions::parse_from_bytes(value).map_err(|e| {
@@ -38,6 +64,78 @@ pub fn decode(type_url: &str, value: &[u8]) -> Result<RuncOptions, OptionsError>
             "options: malformed containerd.runc.v1.Options: {e}"
         ))
     })
+}
+
+/// `runtimeoptions.v1.Options` wire format: (type_url, config_path). Unknown fields are skipped.
+pub fn decode_cri_options(value: &[u8]) -> Result<(String, String), OptionsError> {
+    let bad = |e: protobuf::Error| {
+        OptionsError(format!("options: malformed runtimeoptions.v1.Options: {e}"))
+    };
+    let mut is = protobuf::CodedInputStream::from_bytes(value);
+    let (mut type_url, mut config_path) = (String::new(), String::new());
+    while let Some(tag) = is.read_raw_tag_or_eof().map_err(bad)? {
+        match tag {
+            0x0a => type_url = is.read_string().map_err(bad)?,
+            0x12 => config_path = is.read_string().map_err(bad)?,
+            t => protobuf::rt::skip_field_for_tag(t, &mut is).map_err(bad)?,
+        }
+    }
+    Ok((type_url, config_path))
+}
+
+/// The runc options table as TOML `Key = value` lines (the keys CRI's runc options use:
+/// BinaryName, Root, CriuPath (criu_image_path), ShimCgroup, SystemdCgroup, NoPivotRoot, NoNewKeyring, IoUid,
+/// IoGid). Section headers, comments and other keys are ignored; a listed key with a value of the
+/// wrong kind is an error.
+pub fn parse_toml_options(text: &str) -> Result<RuncOptions, OptionsError> {
+    let mut o = RuncOptions::default();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with('[') {
+            continue;
+        }
+        let Some((key, val)) = line.split_once('=') else {
+            continue;
+        };
+        let (key, val) = (key.trim().trim_matches('"'), val.trim());
+        let bad = |kind: &str| OptionsError(format!("line {}: {key} wants a {kind}", n + 1));
+        let string = || -> Result<String, OptionsError> {
+            let v = val
+                .strip_prefix('"')
+                .and_then(|v| v.split_once('"'))
+                .map(|(v, _)| v)
+                .or_else(|| {
+                    val.strip_prefix('\'')
+                        .and_then(|v| v.split_once('\''))
+                        .map(|(v, _)| v)
+                })
+                .ok_or_else(|| bad("quoted string"))?;
+            Ok(v.to_string())
+        };
+        let word = val.split(|c: char| c.is_whitespace() || c == '#').next();
+        let boolean = || match word {
+            Some("true") => Ok(true),
+            Some("false") => Ok(false),
+            _ => Err(bad("boolean")),
+        };
+        let number = || {
+            word.and_then(|w| w.parse::<u32>().ok())
+                .ok_or_else(|| bad("number"))
+        };
+        match key {
+            "BinaryName" => o.binary_name = string()?,
+            "Root" => o.root = string()?,
+            "CriuPath" => o.criu_image_path = string()?,
+            "ShimCgroup" => o.shim_cgroup = string()?,
+            "SystemdCgroup" => o.systemd_cgroup = boolean()?,
+            "NoPivotRoot" => o.no_pivot_root = boolean()?,
+            "NoNewKeyring" => o.no_new_keyring = boolean()?,
+            "IoUid" => o.io_uid = number()?,
+            "IoGid" => o.io_gid = number()?,
+            _ => {}
+        }
+    }
+    Ok(o)
 }
 
 #[cfg(test)]
@@ -79,6 +177,54 @@ mod tests {
         )
         .unwrap();
         assert_eq!(o2, o);
+    }
+
+    /// runtimeoptions.v1.Options as containerd 1.6's CRI plugin writes it for a non-runc
+    /// runtime_type: the runc options come from the TOML file at config_path.
+    #[test]
+    fn cri_runtime_options_read_the_toml_at_config_path() {
+        let dir = std::env::temp_dir().join(format!("hull-opts-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("hull.toml");
+        std::fs::write(
+            &path,
+            "# hull\n[hull]\nBinaryName = \"/opt/hull\"  # comment\nRoot = '/run/h'\n\
+             SystemdCgroup = true\nIoUid = 7\nOther = 1\n",
+        )
+        .unwrap();
+        let mut bytes = Vec::new();
+        {
+            let mut os = protobuf::CodedOutputStream::vec(&mut bytes);
+            os.write_string(1, "io.containerd.hull.v1.toml").unwrap();
+            os.write_string(2, path.to_str().unwrap()).unwrap();
+            os.write_uint64(9, 5).unwrap(); // an unknown field is skipped
+            os.flush().unwrap();
+        }
+        let o = decode("runtimeoptions.v1.Options", &bytes).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(o.binary_name, "/opt/hull");
+        assert_eq!(o.root, "/run/h");
+        assert!(o.systemd_cgroup);
+        assert_eq!(o.io_uid, 7);
+        let (url, cp) = decode_cri_options(&bytes).unwrap();
+        assert_eq!(url, "io.containerd.hull.v1.toml");
+        assert!(cp.ends_with("hull.toml"));
+        // No config_path (options table without ConfigPath): defaults.
+        assert_eq!(
+            decode("type.googleapis.com/runtimeoptions.v1.Options", &[]).unwrap(),
+            RuncOptions::default()
+        );
+        // A missing file and a mistyped value are errors naming what is wrong.
+        let mut bytes = Vec::new();
+        {
+            let mut os = protobuf::CodedOutputStream::vec(&mut bytes);
+            os.write_string(2, "/nonexistent/hull.toml").unwrap();
+            os.flush().unwrap();
+        }
+        let e = decode("runtimeoptions.v1.Options", &bytes).unwrap_err();
+        assert!(e.0.contains("/nonexistent/hull.toml"), "{}", e.0);
+        let e = parse_toml_options("SystemdCgroup = \"yes\"").unwrap_err();
+        assert!(e.0.contains("SystemdCgroup wants a boolean"), "{}", e.0);
     }
 
     #[test]
