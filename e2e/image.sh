@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # e2e/image.sh — the busybox test image, built locally (no registry is reachable).
 #   make_rootfs_tar ROOTFS OUT.tar         plain rootfs tar (for `podman import`)
-#   make_oci_archive ROOTFS OUT.tar TAG    OCI image layout tar (for `ctr images import`)
+#   make_oci_archive ROOTFS OUT.tar TAG [CMD-JSON]  OCI image layout tar (for `ctr images import`);
+#                                          CMD-JSON is the image's Cmd (default ["/bin/sh"])
 # The OCI layout is written by hand: one uncompressed layer, an image config with CMD, a manifest,
 # and index.json naming the manifest TAG (org.opencontainers.image.ref.name).
 
@@ -18,7 +19,7 @@ _blob() { # _blob LAYOUTDIR FILE -> moves FILE into blobs/sha256, prints digest
 }
 
 make_oci_archive() {
-    local rootfs=$1 out=$2 tag=$3 dir layer cfg man size_l size_c size_m
+    local rootfs=$1 out=$2 tag=$3 cmd=${4:-'["/bin/sh"]'} dir layer cfg man size_l size_c size_m
     dir=$(mktemp -d "${out%/*}/oci.XXXXXX")
     mkdir -p "$dir/blobs/sha256"
     make_rootfs_tar "$rootfs" "$dir/layer.tar"
@@ -26,7 +27,7 @@ make_oci_archive() {
     layer=$(_blob "$dir" "$dir/layer.tar")
     cat >"$dir/config.json" <<JSON
 {"architecture":"amd64","os":"linux","created":"2024-01-01T00:00:00Z",
- "config":{"Env":["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":["/bin/sh"],"WorkingDir":"/"},
+ "config":{"Env":["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":$cmd,"WorkingDir":"/"},
  "rootfs":{"type":"layers","diff_ids":["sha256:$layer"]},
  "history":[{"created":"2024-01-01T00:00:00Z","created_by":"hull e2e: busybox-static rootfs"}]}
 JSON
