@@ -1,4 +1,4 @@
-# The container-environment tests (runtime/tests/environment.rs, docs/environment.md).
+# The container-environment tests (runtime/tests/environment/, docs/environment.md).
 # They are part of `make test-cargo` (cargo test --workspace); this target runs only them.
 .PHONY: test-environment
 test-environment: rootfs
