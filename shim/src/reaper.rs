@@ -115,3 +115,36 @@ impl Monitor {
         })
     }
 }
+
+/// Whether `pid` is a live process: it exists and is not a zombie waiting for our reap (a zombie
+/// still answers `kill(pid, 0)`, so /proc/PID/stat's state field decides).
+pub fn alive(pid: i32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    match stat.rfind(')').and_then(|i| stat[i + 1..].split_whitespace().next()) {
+        Some(state) => state != "Z" && state != "X",
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod alive_tests {
+    use super::alive;
+
+    #[test]
+    fn live_zombie_and_gone() {
+        assert!(alive(std::process::id() as i32), "this process is alive");
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id() as i32;
+        // not reaped yet: a zombie once it has exited
+        let t = std::time::Instant::now();
+        while alive(pid) && t.elapsed() < std::time::Duration::from_secs(5) {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(!alive(pid), "an exited, unreaped child is a zombie, not alive");
+        assert!(std::path::Path::new(&format!("/proc/{pid}")).exists(), "zombie still listed");
+        child.wait().unwrap();
+        assert!(!alive(pid), "a reaped child is gone");
+    }
+}

@@ -159,9 +159,15 @@ impl Task for Service {
             if p.status == Status::Stopped && !req.all {
                 return Err(err(Code::NOT_FOUND, "process already finished"));
             }
-            c.runtime
-                .kill(&c.id, req.signal, req.all)
-                .map_err(|e| err(Code::UNKNOWN, e))?;
+            if let Err(e) = c.runtime.kill(&c.id, req.signal, req.all) {
+                // The init may have died since the last reap (a zombie the runtime already sees
+                // as stopped): containerd (WithProcessKill) expects NotFound then, as runc's
+                // shim answers.
+                if p.pid > 0 && !crate::reaper::alive(p.pid as i32) {
+                    return Err(err(Code::NOT_FOUND, "process already finished"));
+                }
+                return Err(err(Code::UNKNOWN, e));
+            }
         } else {
             let k = &req.exec_id;
             if p.status != Status::Running || p.pid == 0 {

@@ -65,7 +65,21 @@ pub fn kill(store: &Store, id: &str, sig: i32, all: bool) -> Result<()> {
     let dir = store.open(id)?;
     let st = dir.load_current()?;
     if st.status == Status::Stopped {
-        return Err(Error::wrong_state(id, "kill", st.status));
+        if !all {
+            return Err(Error::wrong_state(id, "kill", st.status));
+        }
+        // As runc: `kill --all` of a stopped container signals what is left in its cgroup
+        // (processes of a container that shares a pid namespace outlive its init) and succeeds
+        // when nothing is left. containerd's CRI sends exactly this on every container exit.
+        if let Some(cg) = super::cgroup_of(&st) {
+            if let Ok(pids) = cg.pids() {
+                for pid in pids {
+                    // SAFETY: kill with a pid from the container's cgroup and a signal number.
+                    unsafe { libc::kill(pid, sig) };
+                }
+            }
+        }
+        return Ok(());
     }
     if all {
         if let Some(cg) = super::cgroup_of(&st) {

@@ -432,3 +432,40 @@ fn delete_force_removes_a_paused_container() {
             .exists()
     );
 }
+
+#[test]
+fn kill_all_of_a_stopped_container_signals_leftovers_and_succeeds() {
+    // containerd's CRI sends `kill --all ID 9` on every container exit and needs success (runc's
+    // answer); a plain `kill` of a stopped container stays an error.
+    let _p = CgroupParent;
+    let env = Env::new();
+    let c = start(
+        &env,
+        "kill-stopped",
+        |cfg| {
+            // no pid namespace of its own: a background child outlives the init
+            let ns = cfg["linux"]["namespaces"].as_array_mut().unwrap();
+            ns.retain(|n| n["type"] != "pid");
+        },
+        &["sh", "-c", "sleep 600 & exit 0"],
+    );
+    let t = std::time::Instant::now();
+    while env.state(&c.id)["status"] != "stopped" {
+        assert!(t.elapsed().as_secs() < 10, "init did not exit");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let cg_procs = cgroup_file("pids", &c.cg, "cgroup.procs", "cgroup.procs");
+    let left = std::fs::read_to_string(&cg_procs).unwrap();
+    assert!(!left.trim().is_empty(), "the background sleep is left in {cg_procs:?}");
+    let o = env.hull(&["kill", &c.id, "KILL"]);
+    assert!(!o.status.success(), "plain kill of a stopped container must fail");
+    assert!(stderr(&o).contains("not running"), "{}", stderr(&o));
+    ok(&env.hull(&["kill", "--all", &c.id, "KILL"]), "kill --all stopped");
+    let t = std::time::Instant::now();
+    while !std::fs::read_to_string(&cg_procs).unwrap().trim().is_empty() {
+        assert!(t.elapsed().as_secs() < 10, "leftover not killed: {left}");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    ok(&env.hull(&["kill", "--all", &c.id, "KILL"]), "kill --all with nothing left");
+    ok(&env.hull(&["delete", &c.id]), "delete");
+}
