@@ -203,14 +203,17 @@ cri_cleanup() {
 # ---------------------------------------------------------------- helpers
 # pod_json NAME HOSTNET(0|1) > file
 pod_json() {
-    local net=0
-    [ "$2" = 1 ] && net=2
+    # CRI NamespaceMode: 0 POD, 1 CONTAINER, 2 NODE. As kubelet: each container its own pid
+    # namespace (shareProcessNamespace false), and no hostname for a host-network pod (it keeps
+    # the node's UTS namespace).
+    local net=0 host=", \"hostname\": \"$1-host\""
+    [ "$2" = 1 ] && net=2 host=
     mkdir -p "$T/pods/$1"
     cat <<EOF
 {"metadata": {"name": "$1", "namespace": "cri-test", "uid": "$1-uid", "attempt": 0},
- "hostname": "$1-host", "log_directory": "$T/pods/$1",
+ "log_directory": "$T/pods/$1"$host,
  "linux": {"cgroup_parent": "$CGPARENT/$1",
-           "security_context": {"namespace_options": {"network": $net}}}}
+           "security_context": {"namespace_options": {"network": $net, "pid": 1}}}}
 EOF
 }
 # ctr_json NAME CMD-JSON [MEMORY-BYTES] > file
@@ -219,7 +222,7 @@ ctr_json() {
     [ -n "${3:-}" ] && res=", \"resources\": {\"memory_limit_in_bytes\": $3}"
     cat <<EOF
 {"metadata": {"name": "$1"}, "image": {"image": "localhost/busybox:latest"},
- "command": $2, "log_path": "$1.log", "linux": {"security_context": {}$res}}
+ "command": $2, "log_path": "$1.log", "linux": {"security_context": {"namespace_options": {"pid": 1}}$res}}
 EOF
 }
 # run_pod NAME HOSTNET: prints the pod id; files $T/H-NAME.{pod,json}
@@ -272,9 +275,18 @@ case_exec() {
     id=$(cat "$T/$H-sleeper.id")
     capture out cc exec -s "$id" hostname
     expect_eq "exec hostname" "$out" "$H-main-host"
+    # ExecSync: crictl exits 1 and names the command's exit code
     capture out cc exec -s "$id" sh -c 'echo out; echo err >&2; exit 5'
-    expect_eq "exec exit code" "$out_rc" 5
-    expect_contains "exec output" "$out" out
+    expect_contains "ExecSync reports the exit code" "$out" "exited with 5"
+    # streaming Exec (the stream server): crictl exits 1 and names the command's exit code
+    capture out cc exec "$id" sh -c 'echo streamed-out; exit 7'
+    expect_contains "streaming exec exit code" "$out" "exit code 7"
+    expect_contains "streaming exec output" "$out" streamed-out
+    capture out cc exec -i "$id" sh -c 'read l; echo "got:$l"' <<<"line-in"
+    expect_contains "streaming exec with stdin" "$out" "got:line-in"
+    # -t needs a terminal on crictl's side: script(1) (bsdutils, essential) gives it one
+    capture out script -qec "'$CRICTL' --config '$T/crictl.yaml' exec -it $id sh -c 'test -t 0 && tty && echo is-a-tty'" /dev/null
+    expect_contains "streaming exec with a tty" "$out" is-a-tty
     spid=$(cc inspectp -o json "$(main_pod)" | jq -r .info.pid)
     [ "$spid" -gt 0 ] || fail "no sandbox pid"
     for k in net ipc uts; do
@@ -382,11 +394,13 @@ case_teardown() {
     cc stopp "$pod"
     cc rmp "$pod"
     expect_not_contains "pods after rmp" "$(cc pods -q)" "$pod"
-    sleep 0.5
-    for id in $ids; do
-        left=$(grep -lsF -- "$id" /proc/[0-9]*/cmdline | grep -v "/proc/$$/\|/proc/$BASHPID/" || true)
-        [ -z "$left" ] || fail "processes still name $id: $(for f in $left; do tr '\0' ' ' <"$f"; echo; done)"
-    done
+    # the shims exit after the last delete: give them a few seconds
+    procs_naming() {
+        local id
+        for id in $ids; do pgrep -af -- "$id"; done
+    }
+    no_procs() { [ -z "$(procs_naming)" ]; }
+    wait_for 10 no_procs || fail "processes still name the pod or its containers: $(procs_naming)"
     echo "checked: no process names the pod or its containers (shim gone)"
     [ ! -e "$ns" ] || fail "netns $ns still there"
     echo "checked: netns $ns removed"
