@@ -1,7 +1,7 @@
 #!/bin/bash
-# DRAFT (2026-12-06): written by a helper session that was cut off before running it; it has never
-# been run end to end, no make target calls it, and docs/cri.md does not exist yet. The next session
-# runs it, fixes it and adds `make cri` (issue #14).
+# WORK IN PROGRESS (2026-12-06): runp start exec exit_code stop_grace logs stats oom hostnet teardown
+# pass for both handlers (pod_shim and update passed for runc; hull not run yet; bad_input never
+# run); no make target calls it yet and docs/cri.md does not exist. Issue #14.
 # e2e/cri.sh — kubelet-style use of containerd's CRI plugin, driven with crictl: the same cases for
 # two runtime handlers of one private containerd 1.6: "runc" (io.containerd.runc.v2, containerd's
 # Go shim + runc) and "hull" (io.containerd.hull.v2: hull's shim + hull). See docs/cri.md.
@@ -383,6 +383,102 @@ case_hostnet() {
     expect_not_contains "pods after rmp" "$(cc pods -q)" "$pod"
 }
 
+# one shim per pod: with the pause and 3 containers running, exactly one shim of this handler
+# serves the pod; its RSS is the "RSS per pod" figure (runc's: the Go shim; runc itself exits)
+shim_pids() { # shim_pids HANDLER POD-ID: shims started for that pod
+    pgrep -f -- "containerd-shim-$1-v2 .*-id $2" || true
+}
+case_pod_shim() {
+    local pod a b n pids pid rss id
+    pod=$(main_pod)
+    a=$(start_ctr main extra1 '["sleep","1000"]')
+    b=$(start_ctr main extra2 '["sleep","1000"]')
+    pids=$(shim_pids "$H" "$pod")
+    n=$(printf '%s\n' "$pids" | grep -c .)
+    echo "shims for pod $pod: $(oneline "$pids")"
+    expect_eq "$H shims serving the pod (pause + sleeper + extra1 + extra2)" "$n" 1
+    # the pod's shim is the parent of every container's init
+    for id in "$a" "$b" "$(cat "$T/$H-sleeper.id")"; do
+        pid=$(cc inspect -o json "$id" | jq -r .info.pid)
+        expect_eq "parent of $id's init" "$(awk '{print $4}' "/proc/$pid/stat")" "$pids"
+    done
+    rss=$(awk '/^VmRSS/ {print $2}' "/proc/$pids/status")
+    echo "measured: $H shim RSS for a pod of 1 pause + 3 containers: $rss kB"
+    echo "$rss" >"$T/$H-pod-shim-rss"
+    cc stop -t 0 "$a" "$b" >/dev/null
+    cc rm "$a" "$b" >/dev/null
+    expect_eq "shims after removing two containers" "$(shim_pids "$H" "$pod" | grep -c .)" 1
+}
+
+case_update() {
+    local id pid f
+    id=$(cat "$T/$H-sleeper.id")
+    pid=$(cc inspect -o json "$id" | jq -r .info.pid)
+    cc update --memory $((96 << 20)) --cpu-period 100000 --cpu-quota 50000 "$id"
+    f=$(cg_file "$pid" memory memory.limit_in_bytes memory.max)
+    expect_eq "memory limit in $f" "$(cat "$f")" $((96 << 20))
+    f=$(cg_file "$pid" cpu cpu.cfs_quota_us cpu.max)
+    case $f in
+    */cpu.max) expect_eq "cpu.max" "$(cat "$f")" "50000 100000" ;;
+    *) expect_eq "cfs quota in $f" "$(cat "$f")" 50000 ;;
+    esac
+    expect_eq "CRI reports the new limit" \
+        "$(cc inspect -o json "$id" | jq -r '.status.resources.linux.memoryLimitInBytes // .info.runtimeSpec.linux.resources.memory.limit')" $((96 << 20))
+}
+
+# NOT in CASES yet: crictl attach -i did not return (the run hit its 900 s timeout); see the
+# closing note of 2026-12-06 for #14.
+case_attach() {
+    local pf=$T/$H-main.pod.json cf=$T/$H-main-attached.json id out
+    jq -n '{metadata: {name: "attached"}, image: {image: "localhost/busybox:latest"},
+        command: ["sh", "-c", "read l; echo \"attached:$l\"; sleep 1000"],
+        stdin: true, stdin_once: true, log_path: "attached.log",
+        linux: {security_context: {namespace_options: {pid: 1}}}}' >"$cf"
+    id=$(cc create "$(main_pod)" "$cf" "$pf")
+    cc start "$id" >/dev/null
+    capture out timeout 10 "$CRICTL" --config "$T/crictl.yaml" attach -i "$id" <<<"hello-attach"
+    wait_for 10 grep -q "attached:hello-attach" "$T/pods/$H-main/attached.log" ||
+        fail "the line sent through attach is not in the log: $(cat "$T/pods/$H-main/attached.log")"
+    echo "checked: stdin through Attach reached the container"
+    cc stop -t 0 "$id" >/dev/null
+    cc rm "$id" >/dev/null
+}
+
+# bad input: an unknown handler, a container for a pod whose shim died, a pod removed with its
+# containers running; each a clear error or a full cleanup, nothing left
+case_bad_input() {
+    local out pod id shim ns mp
+    capture out cc runp --runtime no-such-handler "$T/$H-main.pod.json"
+    [ "$out_rc" != 0 ] || fail "runp with an unknown handler succeeded"
+    expect_contains "unknown handler error" "$out" no-such-handler
+    # a pod whose shim was SIGKILLed
+    pod=$(run_pod dead 0)
+    shim=$(shim_pids "$H" "$pod")
+    [ -n "$shim" ] || fail "no shim for pod $pod"
+    kill -9 "$shim"
+    capture out start_ctr dead c1 '["sleep","1000"]'
+    [ "$out_rc" != 0 ] || fail "a container started in a pod whose shim is dead"
+    echo "checked: container in a pod with a dead shim refused"
+    cc stopp "$pod" >/dev/null || true
+    cc rmp -f "$pod" >/dev/null
+    expect_not_contains "pods after rmp" "$(cc pods -q)" "$pod"
+    # a pod removed (rmp -f) while its containers run
+    pod=$(run_pod busy 0)
+    ns=$(cc inspectp -o json "$pod" | jq -r '.info.runtimeSpec.linux.namespaces[] | select(.type=="network") | .path')
+    id=$(start_ctr busy c1 '["sleep","1000"]')
+    cc rmp -f "$pod"
+    expect_not_contains "pods after rmp -f" "$(cc pods -q)" "$pod"
+    expect_not_contains "containers after rmp -f" "$(cc ps -a -q)" "$id"
+    no_shim() { [ -z "$(shim_pids "$H" "$pod")" ]; }
+    wait_for 10 no_shim || fail "shim of the removed pod still runs: $(shim_pids "$H" "$pod")"
+    [ ! -e "$ns" ] || fail "netns $ns still there"
+    for mp in $(cgroup_mounts); do
+        [ ! -d "$mp$CGPARENT/$H-busy" ] || [ -z "$(find "$mp$CGPARENT/$H-busy" -mindepth 1 -type d)" ] ||
+            fail "cgroups left under $mp$CGPARENT/$H-busy"
+    done
+    echo "checked: rmp -f of a running pod: no shim, netns or cgroup left"
+}
+
 # after stopp + rmp: no process (shim, pause, container) naming the pod or its containers, the
 # pod's netns gone, no cgroup of the pod left
 case_teardown() {
@@ -412,7 +508,7 @@ case_teardown() {
     echo "checked: no cgroup left under $CGPARENT/$H-main"
 }
 
-CASES=(runp start exec exit_code stop_grace logs stats oom hostnet teardown)
+CASES=(runp start pod_shim exec update exit_code stop_grace logs stats oom hostnet bad_input teardown)
 declare -A RES=()
 
 cri_case() { # cri_case HANDLER CASE

@@ -122,7 +122,10 @@ pub fn alive(pid: i32) -> bool {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
         return false;
     };
-    match stat.rfind(')').and_then(|i| stat[i + 1..].split_whitespace().next()) {
+    match stat
+        .rfind(')')
+        .and_then(|i| stat[i + 1..].split_whitespace().next())
+    {
         Some(state) => state != "Z" && state != "X",
         None => false,
     }
@@ -142,8 +145,14 @@ mod alive_tests {
         while alive(pid) && t.elapsed() < std::time::Duration::from_secs(5) {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
-        assert!(!alive(pid), "an exited, unreaped child is a zombie, not alive");
-        assert!(std::path::Path::new(&format!("/proc/{pid}")).exists(), "zombie still listed");
+        assert!(
+            !alive(pid),
+            "an exited, unreaped child is a zombie, not alive"
+        );
+        assert!(
+            std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "zombie still listed"
+        );
         child.wait().unwrap();
         assert!(!alive(pid), "a reaped child is gone");
     }

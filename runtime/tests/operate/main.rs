@@ -456,16 +456,32 @@ fn kill_all_of_a_stopped_container_signals_leftovers_and_succeeds() {
     }
     let cg_procs = cgroup_file("pids", &c.cg, "cgroup.procs", "cgroup.procs");
     let left = std::fs::read_to_string(&cg_procs).unwrap();
-    assert!(!left.trim().is_empty(), "the background sleep is left in {cg_procs:?}");
+    assert!(
+        !left.trim().is_empty(),
+        "the background sleep is left in {cg_procs:?}"
+    );
     let o = env.hull(&["kill", &c.id, "KILL"]);
-    assert!(!o.status.success(), "plain kill of a stopped container must fail");
+    assert!(
+        !o.status.success(),
+        "plain kill of a stopped container must fail"
+    );
     assert!(stderr(&o).contains("not running"), "{}", stderr(&o));
-    ok(&env.hull(&["kill", "--all", &c.id, "KILL"]), "kill --all stopped");
+    ok(
+        &env.hull(&["kill", "--all", &c.id, "KILL"]),
+        "kill --all stopped",
+    );
     let t = std::time::Instant::now();
-    while !std::fs::read_to_string(&cg_procs).unwrap().trim().is_empty() {
+    while !std::fs::read_to_string(&cg_procs)
+        .unwrap()
+        .trim()
+        .is_empty()
+    {
         assert!(t.elapsed().as_secs() < 10, "leftover not killed: {left}");
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    ok(&env.hull(&["kill", "--all", &c.id, "KILL"]), "kill --all with nothing left");
+    ok(
+        &env.hull(&["kill", "--all", &c.id, "KILL"]),
+        "kill --all with nothing left",
+    );
     ok(&env.hull(&["delete", &c.id]), "delete");
 }
