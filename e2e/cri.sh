@@ -1,7 +1,4 @@
 #!/bin/bash
-# WORK IN PROGRESS (2026-12-06): runp start exec exit_code stop_grace logs stats oom hostnet teardown
-# pass for both handlers (pod_shim and update passed for runc; hull not run yet; bad_input never
-# run); no make target calls it yet and docs/cri.md does not exist. Issue #14.
 # e2e/cri.sh — kubelet-style use of containerd's CRI plugin, driven with crictl: the same cases for
 # two runtime handlers of one private containerd 1.6: "runc" (io.containerd.runc.v2, containerd's
 # Go shim + runc) and "hull" (io.containerd.hull.v2: hull's shim + hull). See docs/cri.md.
@@ -33,37 +30,13 @@ CASE_TIMEOUT=${CASE_TIMEOUT:-120}
 # shellcheck source=e2e/image.sh
 . "$E2E_DIR/image.sh"
 
-die() {
-    echo "cri: $*" >&2
-    exit 2
-}
-[ "$(id -u)" = 0 ] || die "must run as root"
-[ -x "$ROOTFS/bin/busybox" ] || die "ROOTFS=$ROOTFS has no bin/busybox (make rootfs)"
-[ -x "$HULL_SHIM" ] && [ -x "$HULL_BIN" ] || die "$HULL_SHIM or $HULL_BIN missing (make release)"
-command -v jq >/dev/null || die "jq is needed"
+# shellcheck source=e2e/cri-daemon.sh
+. "$E2E_DIR/cri-daemon.sh"
+die() { cri_die "$@"; }
+cri_init
 E2E_KNOWN_FILE=${KNOWN_FAILURES:-$E2E_DIR/known-failures-cri-hull.txt}
 load_known_failures "$E2E_KNOWN_FILE"
 
-E2E_TMP=$(mktemp -d "${E2E_TMPBASE:-/tmp}/hull-cri.XXXXXX")
-T=$E2E_TMP
-mkdir -p "$T/logs" "$T/tmp" "$T/bin" "$T/cni/conf" "$T/cni/ipam" "$T/pods"
-export E2E_TMP TMPDIR=$T/tmp
-TAG=hullcri$$
-BRIDGE=hcri$(($$ % 100000))
-CGPARENT=/$TAG
-
-if [ -z "${CRICTL:-}" ]; then
-    if [ -x "$REPO/../shared/tools/unpack" ] || [ -x /work/shared/tools/unpack ]; then
-        u=$REPO/../shared/tools/unpack
-        [ -x "$u" ] || u=/work/shared/tools/unpack
-        "$u" "$T/bin" crictl >/dev/null && CRICTL=$T/bin/crictl
-    fi
-    CRICTL=${CRICTL:-$(command -v crictl || true)}
-fi
-[ -x "${CRICTL:-}" ] || die "no crictl (set CRICTL=)"
-
-SOCK=$T/containerd.sock
-CD_PID=
 finish() {
     local rc=$?
     trap - EXIT INT TERM
@@ -77,128 +50,6 @@ finish() {
 }
 trap finish EXIT
 trap 'echo "# interrupted" >&2; exit 3' INT TERM
-
-cc() { t "$CRICTL" --config "$T/crictl.yaml" "$@"; }
-c() { t ctr --address "$SOCK" -n k8s.io "$@"; }
-
-# ---------------------------------------------------------------- setup
-cri_setup() {
-    cat >"$T/crictl.yaml" <<EOF
-runtime-endpoint: unix://$SOCK
-image-endpoint: unix://$SOCK
-timeout: 30
-EOF
-    # the shim is found on containerd's PATH: a dir holding only it, first
-    ln -s "$HULL_SHIM" "$T/bin/containerd-shim-hull-v2"
-    # hull's options: CRI sends runtimeoptions.v1.Options{config_path} to a non-runc runtime_type
-    # (see docs/cri.md); the shim reads the runc options from that TOML file.
-    cat >"$T/hull-options.toml" <<EOF
-BinaryName = "$HULL_BIN"
-Root = "$T/hull-root"
-SystemdCgroup = false
-EOF
-    cat >"$T/cni/conf/10-$TAG.conflist" <<EOF
-{"cniVersion": "1.0.0", "name": "$TAG",
- "plugins": [{"type": "bridge", "bridge": "$BRIDGE", "isGateway": true, "ipMasq": false,
-   "ipam": {"type": "host-local", "dataDir": "$T/cni/ipam",
-            "ranges": [[{"subnet": "10.231.7.0/24"}]]}}]}
-EOF
-    cat >"$T/config.toml" <<EOF
-version = 2
-root = "$T/root"
-state = "$T/state"
-disabled_plugins = [
-  "io.containerd.snapshotter.v1.btrfs",
-  "io.containerd.snapshotter.v1.zfs",
-  "io.containerd.snapshotter.v1.devmapper",
-  "io.containerd.snapshotter.v1.aufs",
-  "io.containerd.tracing.processor.v1.otlp",
-  "io.containerd.internal.v1.tracing",
-]
-[grpc]
-  address = "$SOCK"
-[ttrpc]
-  address = "$SOCK.ttrpc"
-[debug]
-  address = "$T/debug.sock"
-[metrics]
-  address = ""
-[plugins]
-  [plugins."io.containerd.internal.v1.opt"]
-    path = "$T/opt"
-  [plugins."io.containerd.grpc.v1.cri"]
-    sandbox_image = "localhost/pause:latest"
-    # this host lacks CAP_SYS_RESOURCE: no oom_score_adj below containerd's own
-    restrict_oom_score_adj = true
-    enable_selinux = false
-    disable_apparmor = true
-    stream_server_address = "127.0.0.1"
-    stream_server_port = "0"
-    [plugins."io.containerd.grpc.v1.cri".cni]
-      bin_dir = "/usr/lib/cni"
-      conf_dir = "$T/cni/conf"
-      max_conf_num = 1
-    [plugins."io.containerd.grpc.v1.cri".containerd]
-      default_runtime_name = "runc"
-      snapshotter = "overlayfs"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-        runtime_type = "io.containerd.runc.v2"
-        [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-          BinaryName = "/usr/sbin/runc"
-          Root = "$T/runc-root"
-          SystemdCgroup = false
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.hull]
-        runtime_type = "io.containerd.hull.v2"
-        [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.hull.options]
-          ConfigPath = "$T/hull-options.toml"
-EOF
-    remember_absent /run/containerd /run/containerd/s /run/containerd/fifo /run/containerd/runc \
-        /run/containerd/runc/k8s.io /var/run/netns /var/lib/cni /var/log/pods /run/containerd/io.containerd.runtime.v2.task
-    ls /var/run/netns 2>/dev/null | sort >"$T/netns-before"
-    PATH=$T/bin:$PATH containerd --config "$T/config.toml" --log-level debug >"$T/containerd.log" 2>&1 &
-    CD_PID=$!
-    on_exit cri_cleanup
-    wait_for 30 ctr --address "$SOCK" version || {
-        tail -n 5 "$T/containerd.log"
-        echo "containerd did not come up"
-        return 1
-    }
-    make_oci_archive "$ROOTFS" "$T/busybox.tar" latest
-    make_oci_archive "$ROOTFS" "$T/pause.tar" latest '["/bin/sleep","2147483647"]'
-    c images import --base-name localhost/busybox "$T/busybox.tar"
-    c images import --base-name localhost/pause "$T/pause.tar"
-    wait_for 20 sh -c "'$CRICTL' --config '$T/crictl.yaml' images -q localhost/pause:latest | grep -q ." ||
-        { echo "CRI does not see the imported images"; return 1; }
-    cc info >"$T/logs/crictl-info.json"
-    jq -e '.status.conditions[] | select(.type=="NetworkReady") | .status' "$T/logs/crictl-info.json"
-}
-
-cri_cleanup() {
-    local p
-    if [ -n "$CD_PID" ] && kill -0 "$CD_PID" 2>/dev/null; then
-        for p in $(cc pods -q 2>/dev/null); do
-            cc stopp "$p" >/dev/null 2>&1
-            cc rmp -f "$p" >/dev/null 2>&1
-        done
-        kill "$CD_PID" 2>/dev/null
-        wait_for 10 sh -c "! kill -0 $CD_PID" || kill -9 "$CD_PID" 2>/dev/null
-        wait "$CD_PID" 2>/dev/null
-    fi
-    kill_procs_naming "$T"
-    umount_under "$T"
-    # netns the CRI plugin created during this run and left behind
-    for p in $(comm -13 "$T/netns-before" <(ls /var/run/netns 2>/dev/null | sort)); do
-        umount "/var/run/netns/$p" 2>/dev/null
-        rm -f "/var/run/netns/$p"
-    done
-    remove_cgroup_tree "$TAG"
-    ip link del "$BRIDGE" 2>/dev/null
-    for p in /run/containerd/io.containerd.runtime.v2.task /run/containerd/runc/k8s.io /run/containerd/runc \
-        /run/containerd/fifo /run/containerd/s /run/containerd /var/run/netns /var/log/pods /var/lib/cni; do
-        remove_if_we_created "$p"
-    done
-    true
-}
 
 # ---------------------------------------------------------------- helpers
 # pod_json NAME HOSTNET(0|1) > file
@@ -252,7 +103,7 @@ case_runp() {
     cc inspectp -o json "$id" >"$T/$H-main.inspectp"
     expect_eq "pod state" "$(jq -r .status.state "$T/$H-main.inspectp")" SANDBOX_READY
     ip=$(jq -r .status.network.ip "$T/$H-main.inspectp")
-    expect_contains "pod IP (from CNI host-local 10.231.7.0/24)" "$ip" "10.231.7."
+    expect_contains "pod IP (from CNI host-local $CRI_NET.0/24)" "$ip" "$CRI_NET."
     expect_eq "runtime handler" "$(jq -r .info.runtimeHandler "$T/$H-main.inspectp")" "$H"
     ns=$(jq -r '.info.runtimeSpec.linux.namespaces[] | select(.type=="network") | .path' "$T/$H-main.inspectp")
     echo "$ns" >"$T/$H-main.netns"
@@ -359,6 +210,16 @@ case_stats() {
     [ "$(jq -r '.stats[0].memory.workingSetBytes.value // 0' <<<"$j")" -gt 0 ] || fail "no memory working set"
     [ -n "$(jq -r '.stats[0].cpu.usageCoreNanoSeconds.value // empty' <<<"$j")" ] || fail "no cpu usage"
     echo "checked: memory and cpu in the row"
+    # ListContainerStats: every running container of the pod has a row
+    j=$(cc stats -o json --pod "$(main_pod)")
+    expect_contains "ListContainerStats ids" "$(jq -r '.stats[].attributes.id' <<<"$j")" "$id"
+    # ListPodSandboxStats: the pod's own row, with its containers
+    j=$(cc statsp -o json --id "$(main_pod)")
+    echo "$j" | head -c 2000
+    expect_eq "pod stats row" "$(jq -r '.stats[0].attributes.id' <<<"$j")" "$(main_pod)"
+    expect_contains "containers in the pod's stats" "$(jq -r '.stats[0].linux.containers[].attributes.id' <<<"$j")" "$id"
+    [ "$(jq -r '.stats[0].linux.memory.workingSetBytes.value // 0' <<<"$j")" -gt 0 ] || fail "no pod memory working set"
+    echo "checked: ListContainerStats and ListPodSandboxStats"
 }
 
 case_oom() {
@@ -431,16 +292,33 @@ case_update() {
 case_attach() {
     local pf=$T/$H-main.pod.json cf=$T/$H-main-attached.json id out
     jq -n '{metadata: {name: "attached"}, image: {image: "localhost/busybox:latest"},
-        command: ["sh", "-c", "read l; echo \"attached:$l\"; sleep 1000"],
+        command: ["sh", "-c", "read l; echo \"attached:$l\"; exit 3"],
         stdin: true, stdin_once: true, log_path: "attached.log",
         linux: {security_context: {namespace_options: {pid: 1}}}}' >"$cf"
     id=$(cc create "$(main_pod)" "$cf" "$pf")
     cc start "$id" >/dev/null
-    capture out timeout 10 "$CRICTL" --config "$T/crictl.yaml" attach -i "$id" <<<"hello-attach"
+    # the attach lasts until the container exits (after its one line); crictl ignores SIGTERM
+    capture out timeout -k 2 20 "$CRICTL" --config "$T/crictl.yaml" attach -i "$id" <<<"hello-attach"
+    expect_contains "attach output (the container's stdout)" "$out" "attached:hello-attach"
     wait_for 10 grep -q "attached:hello-attach" "$T/pods/$H-main/attached.log" ||
         fail "the line sent through attach is not in the log: $(cat "$T/pods/$H-main/attached.log")"
-    echo "checked: stdin through Attach reached the container"
-    cc stop -t 0 "$id" >/dev/null
+    echo "checked: stdin through Attach reached the container, its reply came back and is logged"
+    wait_exited "$id"
+    expect_eq "exit code after attach" "$(cc inspect -o json "$id" | jq -r .status.exitCode)" 3
+    cc rm "$id" >/dev/null
+    # with a tty: the container's stdin is the pty (script(1) gives crictl a terminal)
+    cf=$T/$H-main-attached-tty.json
+    jq -n '{metadata: {name: "attached-tty"}, image: {image: "localhost/busybox:latest"},
+        command: ["sh", "-c", "read l; test -t 0 && echo \"tty-attached:$l\"; exit 4"],
+        stdin: true, stdin_once: true, tty: true, log_path: "attached-tty.log",
+        linux: {security_context: {namespace_options: {pid: 1}}}}' >"$cf"
+    id=$(cc create "$(main_pod)" "$cf" "$pf")
+    cc start "$id" >/dev/null
+    capture out timeout -k 2 20 script -qec "'$CRICTL' --config '$T/crictl.yaml' attach -i -t $id" /dev/null <<<"tty-line"
+    expect_contains "attach with a tty" "$out" "tty-attached:tty-line"
+    wait_exited "$id"
+    expect_eq "exit code after tty attach" "$(cc inspect -o json "$id" | jq -r .status.exitCode)" 4
+    echo "checked: Attach with a tty: the container's stdin is a terminal, input and output pass"
     cc rm "$id" >/dev/null
 }
 
@@ -448,22 +326,37 @@ case_attach() {
 # containers running; each a clear error or a full cleanup, nothing left
 case_bad_input() {
     local out pod id shim ns mp
-    capture out cc runp --runtime no-such-handler "$T/$H-main.pod.json"
+    pod_json "$H-nohandler" 0 >"$T/$H-nohandler.pod.json"
+    capture out cc runp --runtime no-such-handler "$T/$H-nohandler.pod.json"
     [ "$out_rc" != 0 ] || fail "runp with an unknown handler succeeded"
     expect_contains "unknown handler error" "$out" no-such-handler
     # a pod whose shim was SIGKILLed
     pod=$(run_pod dead 0)
+    echo "$pod" >"$T/$H-dead.id"
     shim=$(shim_pids "$H" "$pod")
     [ -n "$shim" ] || fail "no shim for pod $pod"
     kill -9 "$shim"
     capture out start_ctr dead c1 '["sleep","1000"]'
     [ "$out_rc" != 0 ] || fail "a container started in a pod whose shim is dead"
+    expect_contains "refusal" "$out" "sandbox container task"
     echo "checked: container in a pod with a dead shim refused"
     cc stopp "$pod" >/dev/null || true
     cc rmp -f "$pod" >/dev/null
     expect_not_contains "pods after rmp" "$(cc pods -q)" "$pod"
+    no_cgroup_procs() { # no_cgroup_procs POD-NAME: no process left in the pod's cgroups
+        local mp f
+        for mp in $(cgroup_mounts); do
+            [ -d "$mp$CGPARENT/$1" ] || continue
+            for f in $(find "$mp$CGPARENT/$1" -name cgroup.procs); do
+                [ -z "$(cat "$f")" ] || return 1
+            done
+        done
+    }
+    wait_for 10 no_cgroup_procs "$H-dead" || fail "processes left in the cgroups of the pod whose shim died"
+    echo "checked: after rmp -f of the pod whose shim died, no process in its cgroups (pause killed)"
     # a pod removed (rmp -f) while its containers run
     pod=$(run_pod busy 0)
+    echo "$pod" >"$T/$H-busy.id"
     ns=$(cc inspectp -o json "$pod" | jq -r '.info.runtimeSpec.linux.namespaces[] | select(.type=="network") | .path')
     id=$(start_ctr busy c1 '["sleep","1000"]')
     cc rmp -f "$pod"
@@ -508,7 +401,7 @@ case_teardown() {
     echo "checked: no cgroup left under $CGPARENT/$H-main"
 }
 
-CASES=(runp start pod_shim exec update exit_code stop_grace logs stats oom hostnet bad_input teardown)
+CASES=(runp start pod_shim exec attach update exit_code stop_grace logs stats oom hostnet bad_input teardown)
 declare -A RES=()
 
 cri_case() { # cri_case HANDLER CASE
