@@ -10,7 +10,8 @@
 #                     localhost/pause (CRI_IMPORT_IMAGES=0 skips that), registers cri_cleanup
 #   cc ARGS / c ARGS  crictl / ctr (namespace k8s.io) against that daemon
 # Cleanup runs through lib.sh's run_cleanups (the caller's EXIT trap).
-# Options: CRICTL (crictl binary), CRI_EXTRA_TOML (appended to config.toml), E2E_TMPBASE.
+# Options: CRI_CONTAINERD=1 (Debian 1.6, default) or 2 (2.3.4 from ../shared/tools), CRICTL
+# (crictl binary), CRI_EXTRA_TOML (appended to config.toml), E2E_TMPBASE.
 
 cri_die() {
     echo "cri: $*" >&2
@@ -22,7 +23,7 @@ cri_init() {
     [ -x "$ROOTFS/bin/busybox" ] || cri_die "ROOTFS=$ROOTFS has no bin/busybox (make rootfs)"
     [ -x "$HULL_SHIM" ] && [ -x "$HULL_BIN" ] || cri_die "$HULL_SHIM or $HULL_BIN missing (make release)"
     command -v jq >/dev/null || cri_die "jq is needed"
-    command -v containerd >/dev/null || cri_die "containerd is needed (scripts/deps.sh install)"
+    CRI_CONTAINERD=${CRI_CONTAINERD:-1}
     E2E_TMP=$(mktemp -d "${E2E_TMPBASE:-/tmp}/hull-cri.XXXXXX")
     T=$E2E_TMP
     mkdir -p "$T/logs" "$T/tmp" "$T/bin" "$T/cni/conf" "$T/cni/ipam" "$T/pods"
@@ -43,10 +44,24 @@ cri_init() {
         CRICTL=${CRICTL:-$(command -v crictl || true)}
     fi
     [ -x "${CRICTL:-}" ] || cri_die "no crictl (set CRICTL=)"
+    # containerd: Debian's 1.6, or (CRI_CONTAINERD=2) the prebuilt 2.3.4 of ../shared/tools with
+    # its own runc shim, first on the daemon's PATH
+    CRI_BIN_DIR=
+    if [ "$CRI_CONTAINERD" = 2 ]; then
+        u=$REPO/../shared/tools/unpack
+        [ -x "$u" ] || u=/work/shared/tools/unpack
+        [ -x "$u" ] || cri_die "CRI_CONTAINERD=2: no ../shared/tools/unpack for containerd-2.3.4"
+        "$u" "$T/ctrd2" containerd-2.3.4 >/dev/null || cri_die "$u containerd-2.3.4 failed"
+        CRI_BIN_DIR=$T/ctrd2/containerd-2.3.4/bin
+        [ -x "$CRI_BIN_DIR/containerd" ] || cri_die "no containerd in $CRI_BIN_DIR"
+    else
+        command -v containerd >/dev/null || cri_die "containerd is needed (scripts/deps.sh install)"
+    fi
+    CRI_CTR=${CRI_BIN_DIR:+$CRI_BIN_DIR/}ctr
 }
 
 cc() { t "$CRICTL" --config "$T/crictl.yaml" "$@"; }
-c() { t ctr --address "$SOCK" -n k8s.io "$@"; }
+c() { t "$CRI_CTR" --address "$SOCK" -n k8s.io "$@"; }
 
 cri_setup() {
     mkdir -p "$T/certs.d"
@@ -70,6 +85,25 @@ EOF
    "ipam": {"type": "host-local", "dataDir": "$T/cni/ipam",
             "ranges": [[{"subnet": "$CRI_NET.0/24"}]]}}]}
 EOF
+    if [ "$CRI_CONTAINERD" = 2 ]; then cri_config_v3; else cri_config_v2; fi
+    remember_absent /run/containerd /run/containerd/s /run/containerd/fifo /run/containerd/runc \
+        /run/containerd/runc/k8s.io /var/run/netns /var/lib/cni /var/log/pods /run/containerd/io.containerd.runtime.v2.task
+    ls /var/run/netns 2>/dev/null | sort >"$T/netns-before"
+    PATH=$T/bin${CRI_BIN_DIR:+:$CRI_BIN_DIR}:$PATH containerd --config "$T/config.toml" --log-level debug >"$T/containerd.log" 2>&1 &
+    CD_PID=$!
+    on_exit cri_cleanup
+    wait_for 30 "$CRI_CTR" --address "$SOCK" version || {
+        tail -n 5 "$T/containerd.log"
+        echo "containerd did not come up"
+        return 1
+    }
+    if [ "${CRI_IMPORT_IMAGES:-1}" = 1 ]; then cri_import_images || return 1; fi
+    cc info >"$T/logs/crictl-info.json"
+    jq -e '.status.conditions[] | select(.type=="NetworkReady") | .status' "$T/logs/crictl-info.json"
+}
+
+# containerd 1.6: config version 2, one CRI plugin
+cri_config_v2() {
     cat >"$T/config.toml" <<EOF
 version = 2
 root = "$T/root"
@@ -123,20 +157,65 @@ disabled_plugins = [
     config_path = "$T/certs.d"
 ${CRI_EXTRA_TOML:-}
 EOF
-    remember_absent /run/containerd /run/containerd/s /run/containerd/fifo /run/containerd/runc \
-        /run/containerd/runc/k8s.io /var/run/netns /var/lib/cni /var/log/pods /run/containerd/io.containerd.runtime.v2.task
-    ls /var/run/netns 2>/dev/null | sort >"$T/netns-before"
-    PATH=$T/bin:$PATH containerd --config "$T/config.toml" --log-level debug >"$T/containerd.log" 2>&1 &
-    CD_PID=$!
-    on_exit cri_cleanup
-    wait_for 30 ctr --address "$SOCK" version || {
-        tail -n 5 "$T/containerd.log"
-        echo "containerd did not come up"
-        return 1
-    }
-    if [ "${CRI_IMPORT_IMAGES:-1}" = 1 ]; then cri_import_images || return 1; fi
-    cc info >"$T/logs/crictl-info.json"
-    jq -e '.status.conditions[] | select(.type=="NetworkReady") | .status' "$T/logs/crictl-info.json"
+}
+
+# containerd 2.x: config version 3, CRI split into images/runtime plugins
+cri_config_v3() {
+    cat >"$T/config.toml" <<EOF
+version = 3
+root = "$T/root"
+state = "$T/state"
+disabled_plugins = [
+  "io.containerd.nri.v1.nri",
+  "io.containerd.snapshotter.v1.btrfs",
+  "io.containerd.snapshotter.v1.zfs",
+  "io.containerd.snapshotter.v1.devmapper",
+  "io.containerd.snapshotter.v1.erofs",
+  "io.containerd.tracing.processor.v1.otlp",
+  "io.containerd.internal.v1.tracing",
+]
+[grpc]
+  address = "$SOCK"
+[ttrpc]
+  address = "$SOCK.ttrpc"
+[debug]
+  address = "$T/debug.sock"
+[metrics]
+  address = ""
+[plugins]
+  [plugins."io.containerd.internal.v1.opt"]
+    path = "$T/opt"
+  [plugins."io.containerd.cri.v1.images"]
+    snapshotter = "overlayfs"
+    [plugins."io.containerd.cri.v1.images".pinned_images]
+      sandbox = "localhost/pause:latest"
+    [plugins."io.containerd.cri.v1.images".registry]
+      config_path = "$T/certs.d"
+  [plugins."io.containerd.cri.v1.runtime"]
+    restrict_oom_score_adj = true
+    enable_selinux = false
+    disable_apparmor = true
+    [plugins."io.containerd.cri.v1.runtime".cni]
+      bin_dirs = ["/usr/lib/cni"]
+      conf_dir = "$T/cni/conf"
+      max_conf_num = 1
+    [plugins."io.containerd.cri.v1.runtime".containerd]
+      default_runtime_name = "runc"
+      [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc]
+        runtime_type = "io.containerd.runc.v2"
+        [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]
+          BinaryName = "/usr/sbin/runc"
+          Root = "$T/runc-root"
+          SystemdCgroup = false
+      [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.hull]
+        runtime_type = "io.containerd.hull.v2"
+        [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.hull.options]
+          ConfigPath = "$T/hull-options.toml"
+  [plugins."io.containerd.grpc.v1.cri"]
+    stream_server_address = "127.0.0.1"
+    stream_server_port = "0"
+${CRI_EXTRA_TOML:-}
+EOF
 }
 
 # localhost/busybox:latest (sh) and localhost/pause:latest (sleeps) from $ROOTFS, imported

@@ -104,7 +104,7 @@ case_runp() {
     expect_eq "pod state" "$(jq -r .status.state "$T/$H-main.inspectp")" SANDBOX_READY
     ip=$(jq -r .status.network.ip "$T/$H-main.inspectp")
     expect_contains "pod IP (from CNI host-local $CRI_NET.0/24)" "$ip" "$CRI_NET."
-    expect_eq "runtime handler" "$(jq -r .info.runtimeHandler "$T/$H-main.inspectp")" "$H"
+    expect_eq "runtime handler" "$(jq -r '.status.runtimeHandler // .info.runtimeHandler' "$T/$H-main.inspectp")" "$H"
     ns=$(jq -r '.info.runtimeSpec.linux.namespaces[] | select(.type=="network") | .path' "$T/$H-main.inspectp")
     echo "$ns" >"$T/$H-main.netns"
     [ -e "$ns" ] || fail "pod netns $ns missing"
@@ -338,10 +338,14 @@ case_bad_input() {
     kill -9 "$shim"
     capture out start_ctr dead c1 '["sleep","1000"]'
     [ "$out_rc" != 0 ] || fail "a container started in a pod whose shim is dead"
-    expect_contains "refusal" "$out" "sandbox container task"
+    # containerd 1.6: "failed to get sandbox container task"; 2.x: "sandbox container ... is not running"
+    [[ $out =~ sandbox\ container\ task|sandbox\ container\ .*is\ not\ running ]] ||
+        fail "refusal does not name the sandbox container: $out"
     echo "checked: container in a pod with a dead shim refused"
     cc stopp "$pod" >/dev/null || true
-    cc rmp -f "$pod" >/dev/null
+    # containerd 2.3 with its runc shim: the first RemovePodSandbox after the shim's death can
+    # fail ("ttrpc: closed"); kubelet retries, so does this
+    cc rmp -f "$pod" >/dev/null || { sleep 1 && cc rmp -f "$pod" >/dev/null; }
     expect_not_contains "pods after rmp" "$(cc pods -q)" "$pod"
     no_cgroup_procs() { # no_cgroup_procs POD-NAME: no process left in the pod's cgroups
         local mp f
@@ -423,7 +427,7 @@ cri_case() { # cri_case HANDLER CASE
     [ "$rc" = 0 ] || [ "$rc" = 77 ] || tail -n "${E2E_LOG_LINES:-15}" "$log" | sed 's/^/#   /'
 }
 
-echo "# CRI test bed: containerd $(containerd --version | awk '{print $3}'), crictl $("$CRICTL" --version | awk '{print $3}'), temp $T"
+echo "# CRI test bed: containerd $("${CRI_BIN_DIR:+$CRI_BIN_DIR/}containerd" --version | awk '{print $3}'), crictl $("$CRICTL" --version | awk '{print $3}'), temp $T"
 if ! cri_setup >"$T/logs/setup.log" 2>&1; then
     tail -n 20 "$T/logs/setup.log" >&2
     tail -n 20 "$T/containerd.log" >&2
