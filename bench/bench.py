@@ -208,6 +208,11 @@ class Bench(LifecycleSections, HostSections):
         from containerd_bench import ContainerdBench
         ContainerdBench(self).run()
 
+    # ---------- 10. CRI pods ----------
+    def bench_pods(self):
+        from pods_bench import PodsBench
+        PodsBench(self).run()
+
     # ---------- cleanup ----------
     def cleanup(self):
         self.sp.reap_orphans()
@@ -320,7 +325,7 @@ class Bench(LifecycleSections, HostSections):
                             ("memory", self.bench_memory), ("burst", self.bench_burst),
                             ("containerd", self.bench_containerd), ("seccomp", self.bench_seccomp),
                             ("seccomp_run", self.bench_seccomp_run), ("scaling", self.bench_scaling),
-                            ("listing", self.bench_listing)):
+                            ("listing", self.bench_listing), ("pods", self.bench_pods)):
                 if key in wanted or "all" in wanted:
                     fn()
         finally:
@@ -353,7 +358,7 @@ def main():
     ap.add_argument("--out-json", default=os.path.join(REPO, "build/bench.json"))
     ap.add_argument("--sections", default="all",
                     help="comma list of lifecycle,concurrency,verbs,memory,burst,containerd,seccomp,seccomp_run,scaling,"
-                         "listing (default all)")
+                         "listing,pods (default all)")
     ap.add_argument("--runs", type=int, default=100, help="sequential `run`s per runtime")
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--par", type=int, default=8, help="concurrent `run`s per batch")
@@ -378,6 +383,8 @@ def main():
     ap.add_argument("--list-counts", default="10,100,1000",
                     help="listing: container counts under one --root (three or more)")
     ap.add_argument("--list-runs", type=int, default=10, help="listing: `list`/`state` calls per count")
+    ap.add_argument("--pod-runs", type=int, default=20, help="pods: CRI pod starts per handler")
+    ap.add_argument("--pod-rss", type=int, default=5, help="pods: pods (pause + 3 containers) measured for RSS")
     ap.add_argument("--quick", action="store_true", help="few iterations (smoke test of the harness)")
     ap.add_argument("--command", default=None, help="the command line to record in the report")
     a = ap.parse_args()
@@ -388,6 +395,7 @@ def main():
         a.list_counts, a.list_runs = "2,5,10", 2
         a.shim_rss_containers, a.idle_window = 3, 1.0
         a.par_levels, a.par_batches = "1,4", 1
+        a.pod_runs, a.pod_rss = 3, 2
     if os.geteuid() != 0:
         sys.exit("bench: must run as root (it creates containers)")
     if not os.path.exists(os.path.join(a.rootfs, "bin/busybox")):

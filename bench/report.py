@@ -75,7 +75,7 @@ def meta(b, a):
         "command": a.command or " ".join(sys.argv),
         "params": {k: getattr(a, k) for k in ("runs", "warmup", "par", "batches", "verbs", "rss",
                                                "burst", "burst_rounds", "ctr_runs", "seccomp_iters", "seccomp_runs",
-                                               "scale_idle", "scale_mounts", "scale_runs")},
+                                               "scale_idle", "scale_mounts", "scale_runs", "pod_runs", "pod_rss")},
     }
 
 
