@@ -52,7 +52,7 @@ trap finish EXIT
 trap 'echo "# interrupted" >&2; exit 3' INT TERM
 
 # ---------------------------------------------------------------- helpers
-# pod_json NAME HOSTNET(0|1) > file
+# pod_json NAME HOSTNET(0|1) [PID-MODE] > file
 pod_json() {
     # CRI NamespaceMode: 0 POD, 1 CONTAINER, 2 NODE. As kubelet: each container its own pid
     # namespace (shareProcessNamespace false), and no hostname for a host-network pod (it keeps
@@ -64,28 +64,28 @@ pod_json() {
 {"metadata": {"name": "$1", "namespace": "cri-test", "uid": "$1-uid", "attempt": 0},
  "log_directory": "$T/pods/$1"$host,
  "linux": {"cgroup_parent": "$CGPARENT/$1",
-           "security_context": {"namespace_options": {"network": $net, "pid": 1}}}}
+           "security_context": {"namespace_options": {"network": $net, "pid": ${3:-1}}}}}
 EOF
 }
-# ctr_json NAME CMD-JSON [MEMORY-BYTES] > file
+# ctr_json NAME CMD-JSON [MEMORY-BYTES] [PID-MODE] > file
 ctr_json() {
     local res=""
     [ -n "${3:-}" ] && res=", \"resources\": {\"memory_limit_in_bytes\": $3}"
     cat <<EOF
 {"metadata": {"name": "$1"}, "image": {"image": "localhost/busybox:latest"},
- "command": $2, "log_path": "$1.log", "linux": {"security_context": {"namespace_options": {"pid": 1}}$res}}
+ "command": $2, "log_path": "$1.log", "linux": {"security_context": {"namespace_options": {"pid": ${4:-1}}}$res}}
 EOF
 }
-# run_pod NAME HOSTNET: prints the pod id; files $T/H-NAME.{pod,json}
+# run_pod NAME HOSTNET [PID-MODE]: prints the pod id; files $T/H-NAME.{pod,json}
 run_pod() {
     local f=$T/$H-$1.pod.json
-    pod_json "$H-$1" "$2" >"$f"
+    pod_json "$H-$1" "$2" "${3:-1}" >"$f"
     cc runp --runtime "$H" "$f"
 }
-# start_ctr POD-NAME CTR-NAME CMD-JSON [MEM]: create + start, prints the container id
+# start_ctr POD-NAME CTR-NAME CMD-JSON [MEM] [PID-MODE]: create + start, prints the container id
 start_ctr() {
     local pf=$T/$H-$1.pod.json cf=$T/$H-$1-$2.json id
-    ctr_json "$2" "$3" "${4:-}" >"$cf"
+    ctr_json "$2" "$3" "${4:-}" "${5:-1}" >"$cf"
     id=$(cc create "$(cat "$T/$H-$1.id")" "$cf" "$pf") || return 1
     cc start "$id" >/dev/null || return 1
     echo "$id"
@@ -239,6 +239,22 @@ case_hostnet() {
     id=$(start_ctr hostnet hn '["sleep","1000"]')
     capture out cc exec -s "$id" readlink /proc/self/ns/net
     expect_eq "container in the host's net namespace" "$out" "$(readlink /proc/$$/ns/net)"
+    cc stopp "$pod" >/dev/null
+    cc rmp "$pod" >/dev/null
+    expect_not_contains "pods after rmp" "$(cc pods -q)" "$pod"
+}
+
+# a host-PID pod (kubelet's hostPID: true): no pid namespace for the pause nor the container
+case_hostpid() {
+    local pod id out
+    pod=$(run_pod hostpid 0 2) || { fail "runp of a host-PID pod failed"; return; }
+    echo "$pod" >"$T/$H-hostpid.id"
+    expect_eq "hostpid pod state" "$(cc inspectp -o json "$pod" | jq -r .status.state)" SANDBOX_READY
+    id=$(start_ctr hostpid hp '["sleep","1000"]' "" 2) || { fail "container in a host-PID pod did not start"; return; }
+    capture out cc exec -s "$id" readlink /proc/self/ns/pid
+    expect_eq "container in the host's pid namespace" "$out" "$(readlink /proc/$$/ns/pid)"
+    capture out cc exec -s "$id" cat /proc/1/comm
+    expect_eq "PID 1 seen from the container" "$out" "$(cat /proc/1/comm)"
     cc stopp "$pod" >/dev/null
     cc rmp "$pod" >/dev/null
     expect_not_contains "pods after rmp" "$(cc pods -q)" "$pod"
@@ -405,7 +421,7 @@ case_teardown() {
     echo "checked: no cgroup left under $CGPARENT/$H-main"
 }
 
-CASES=(runp start pod_shim exec attach update exit_code stop_grace logs stats oom hostnet bad_input teardown)
+CASES=(runp start pod_shim exec attach update exit_code stop_grace logs stats oom hostnet hostpid bad_input teardown)
 declare -A RES=()
 
 cri_case() { # cri_case HANDLER CASE

@@ -344,9 +344,13 @@ pub fn spawn(
             }
             Some(Msg::Pid(p)) if !fast && !sent_pid => {
                 // The intermediate has exited (or is about to): reap it; the init is `p`.
-                let mut st = 0;
-                // SAFETY: reap our own child.
-                unsafe { libc::waitpid(pid, &mut st, 0) };
+                // Without a pid namespace change the child itself is the init (p == pid): it
+                // waits for SetupDone, so it must not be waited for here.
+                if p != pid {
+                    let mut st = 0;
+                    // SAFETY: reap our own child.
+                    unsafe { libc::waitpid(pid, &mut st, 0) };
+                }
                 guard.pids = vec![p];
                 init_pid = p;
                 sent_pid = true;

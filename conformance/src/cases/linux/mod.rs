@@ -143,6 +143,30 @@ fn ns_cases() -> Vec<Case> {
             Ok(())
         }));
     }
+    // kubelet's hostPID pod: the pause joins the CNI netns by path and has no pid namespace
+    v.push(case(NS, "ns-join-net-with-host-pid", |c| {
+        let holder = ns_holder(c, "network", "net", "--net")?;
+        let want = proc_ns(holder, "net");
+        let mut cfg = c.config(&[]);
+        set_ns(
+            &mut cfg,
+            "network",
+            Some(json!({"type": "network", "path": format!("/proc/{holder}/ns/net")})),
+        );
+        set_ns(&mut cfg, "pid", None);
+        let r = c.report(cfg)?;
+        check_eq!(
+            r["ns"]["net"].as_str().unwrap_or(""),
+            want,
+            "net namespace joined by path"
+        );
+        check_eq!(
+            r["ns"]["pid"].as_str().unwrap_or(""),
+            c.env.host_ns("pid"),
+            "pid namespace when pid is not listed"
+        );
+        Ok(())
+    }));
     v.push(case(NS, "ns-join-wrong-type-errors", |c| {
         let holder = ns_holder(c, "network", "net", "--net")?;
         let mut cfg = c.config(&["exit", "0"]);
