@@ -138,6 +138,11 @@ case_exec() {
     # -t needs a terminal on crictl's side: script(1) (bsdutils, essential) gives it one
     capture out script -qec "'$CRICTL' --config '$T/crictl.yaml' exec -it $id sh -c 'test -t 0 && tty && echo is-a-tty'" /dev/null
     expect_contains "streaming exec with a tty" "$out" is-a-tty
+    # an exec that cannot start: the error at once (containerd kills the never-started exec,
+    # which must not leave it waiting a minute for an exit), not a crictl timeout
+    capture out timeout -k 5 20 "$CRICTL" --config "$T/crictl.yaml" exec -s "$id" no-such-cmd-xyz
+    [ "$out_rc" != 124 ] && [ "$out_rc" != 137 ] || fail "ExecSync of a missing command hung (rc $out_rc)"
+    expect_contains "ExecSync of a missing command names it" "$out" no-such-cmd-xyz
     spid=$(cc inspectp -o json "$(main_pod)" | jq -r .info.pid)
     [ "$spid" -gt 0 ] || fail "no sandbox pid"
     for k in net ipc uts; do

@@ -170,7 +170,16 @@ impl Task for Service {
             }
         } else {
             let k = &req.exec_id;
-            if p.status != Status::Running || p.pid == 0 {
+            if p.pid == 0 {
+                // Never started (or its start failed): nothing will ever exit, so not NotFound,
+                // which containerd's WithProcessKill answers by waiting for an exit (a minute
+                // per failed ExecSync); runc's shim answers FailedPrecondition too.
+                return Err(err(
+                    Code::FAILED_PRECONDITION,
+                    format!("exec {k:?}: process not created"),
+                ));
+            }
+            if p.status != Status::Running {
                 return Err(err(Code::NOT_FOUND, format!("exec {k:?} is not running")));
             }
             // SAFETY: plain kill(2); the pid is our child's and not yet reaped (status Running).
