@@ -308,8 +308,9 @@ case_update() {
         "$(cc inspect -o json "$id" | jq -r '.status.resources.linux.memoryLimitInBytes // .info.runtimeSpec.linux.resources.memory.limit')" $((96 << 20))
 }
 
-# NOT in CASES yet: crictl attach -i did not return (the run hit its 900 s timeout); see the
-# closing note of 2026-12-06 for #14.
+# Attach with stdin_once: containerd closes its end of the stdin fifo and sends CloseIO right
+# after the line; the line must still reach the container (a shim that closes the container's
+# stdin on CloseIO before draining the fifo loses it, as hull's did on containerd 2).
 case_attach() {
     local pf=$T/$H-main.pod.json cf=$T/$H-main-attached.json id out
     jq -n '{metadata: {name: "attached"}, image: {image: "localhost/busybox:latest"},

@@ -14,7 +14,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crate::logger::{self, BinaryUri, Logger};
 use crate::reaper::Monitor;
@@ -41,8 +41,9 @@ pub struct StdioPaths {
 /// What the shim keeps for a process's stdio.
 #[derive(Default)]
 pub struct IoHandles {
-    /// Write side of the container's stdin pipe (or the pty master for a terminal).
-    stdin: Option<Arc<Mutex<Option<File>>>>,
+    /// Wakes the stdin copy thread for CloseIO (it owns the write side of the container's
+    /// stdin pipe, or a dup of the pty master for a terminal).
+    stdin: Option<StdinCloser>,
     /// Read ends of the output fifos, kept open so writers never get SIGPIPE.
     _keep: Vec<File>,
     /// The pty master, for ResizePty.
@@ -52,12 +53,11 @@ pub struct IoHandles {
 }
 
 impl IoHandles {
-    /// CloseIO(stdin): the container sees EOF.
+    /// CloseIO(stdin): the container sees EOF once what the client wrote before is delivered.
+    /// Never blocks: the copy thread drains the fifo and closes.
     pub fn close_stdin(&self) {
         if let Some(s) = &self.stdin {
-            if let Some(f) = s.lock().unwrap_or_else(|e| e.into_inner()).take() {
-                drop(f);
-            }
+            s.signal();
         }
     }
 
@@ -172,41 +172,125 @@ fn open_output(uri: &str, field: &str) -> io::Result<(Option<File>, Option<File>
 
 use crate::logger::pipe;
 
+/// Tells a stdin copy thread to finish: on CloseIO, and when the process's stdio goes.
+struct StdinCloser(Arc<OwnedFd>);
+
+impl StdinCloser {
+    fn signal(&self) {
+        let one = 1u64.to_ne_bytes();
+        // SAFETY: writes 8 bytes from a live buffer to our eventfd; a full counter (EAGAIN)
+        // still leaves the fd readable, which is all the thread looks at.
+        unsafe { libc::write(self.0.as_raw_fd(), one.as_ptr().cast(), one.len()) };
+    }
+}
+
+impl Drop for StdinCloser {
+    fn drop(&mut self) {
+        // Delete: a terminal's copy thread waits for CloseIO after the client's EOF; end it.
+        self.signal();
+    }
+}
+
 /// Copy the stdin fifo into `dst` until EOF or CloseIO.
-fn spawn_stdin_copy(path: String, dst: Arc<Mutex<Option<File>>>) -> io::Result<()> {
+///
+/// CloseIO races with the data: containerd's CRI closes its end of the fifo and then sends
+/// CloseIO at once, while the line it wrote may still sit in the fifo. So CloseIO never drops
+/// the container's stdin itself; it wakes this thread, which moves what is left in the fifo into
+/// `dst` and only then closes it (containerd's runc shim gets the same order by closing its own
+/// writer of the fifo and letting the copy run to EOF). A client that keeps its writer open
+/// (ctr) still gets EOF to the container on CloseIO.
+///
+/// On the client's EOF a pipe is closed (the container sees EOF); a terminal stays open until
+/// CloseIO, since closing the master would hang up the session.
+fn spawn_stdin_copy(path: String, dst: File, tty: bool) -> io::Result<StdinCloser> {
+    // SAFETY: eventfd creates a new fd that nobody else owns.
+    let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+    if efd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: efd is a fresh fd owned by nobody else.
+    let wake = Arc::new(unsafe { OwnedFd::from_raw_fd(efd) });
+    // O_NONBLOCK: opening never waits for the client's writer; poll reports no hang-up until a
+    // writer has come and gone.
+    let src = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(&path);
+    let thread_wake = Arc::clone(&wake);
     std::thread::Builder::new()
         .name("stdin".into())
         .stack_size(64 * 1024)
         .spawn(move || {
-            // Blocks until the client opens its write end; then EOF when it closes it.
-            let Ok(mut src) = File::open(&path) else {
-                return;
-            };
-            let mut buf = [0u8; 4096];
-            loop {
-                let n = match src.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => n,
-                };
-                let mut g = dst.lock().unwrap_or_else(|e| e.into_inner());
-                let ok = g.as_mut().is_some_and(|w| w.write_all(&buf[..n]).is_ok());
-                if !ok {
-                    break;
-                }
+            let mut dst = Some(dst);
+            if let Ok(src) = src {
+                copy_until_close(src, &mut dst, &thread_wake, tty);
             }
-            // EOF from the client: the container sees EOF too (unless it is a terminal, where
-            // closing the master would hang up the session; CloseIO handles that case).
-            let mut g = dst.lock().unwrap_or_else(|e| e.into_inner());
-            if g.as_ref().is_some_and(|f| !is_tty(f)) {
-                g.take();
-            }
+            drop(dst);
         })?;
-    Ok(())
+    Ok(StdinCloser(wake))
 }
 
-fn is_tty(f: &File) -> bool {
-    // SAFETY: isatty only inspects the fd.
-    unsafe { libc::isatty(f.as_raw_fd()) == 1 }
+fn copy_until_close(mut src: File, dst: &mut Option<File>, wake: &OwnedFd, tty: bool) {
+    let mut buf = [0u8; 4096];
+    let mut src_open = true;
+    loop {
+        let mut fds = [
+            libc::pollfd {
+                fd: wake.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: src.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        let n = if src_open { 2 } else { 1 };
+        // SAFETY: fds is a live array of n pollfd entries.
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), n as libc::nfds_t, -1) };
+        if r < 0 {
+            if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return;
+        }
+        if fds[0].revents != 0 {
+            // CloseIO (or Delete): deliver what is buffered, then close.
+            if src_open {
+                while let Ok(n @ 1..) = src.read(&mut buf) {
+                    if !forward(dst, &buf[..n]) {
+                        break;
+                    }
+                }
+            }
+            return;
+        }
+        if fds[1].revents != 0 {
+            match src.read(&mut buf) {
+                Ok(0) => {
+                    // The client closed its end.
+                    if !tty {
+                        return;
+                    }
+                    src_open = false;
+                }
+                Ok(n) => {
+                    if !forward(dst, &buf[..n]) {
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+/// Write to the container's stdin; false once it is gone.
+fn forward(dst: &mut Option<File>, data: &[u8]) -> bool {
+    dst.as_mut().is_some_and(|w| w.write_all(data).is_ok())
 }
 
 /// stdio for a process without a terminal.
@@ -221,9 +305,7 @@ pub fn setup_pipes(p: &StdioPaths, ctx: &LogContext) -> io::Result<(ProcIo, IoHa
     let mut stdin = None;
     if !p.stdin.is_empty() {
         let (r, w) = pipe()?;
-        let w = Arc::new(Mutex::new(Some(w)));
-        spawn_stdin_copy(p.stdin.clone(), Arc::clone(&w))?;
-        h.stdin = Some(w);
+        h.stdin = Some(spawn_stdin_copy(p.stdin.clone(), w, false)?);
         stdin = Some(r);
     }
     Ok((
@@ -325,10 +407,127 @@ pub fn attach_console(master: File, p: &StdioPaths, ctx: &LogContext) -> io::Res
             })?;
     }
     if !p.stdin.is_empty() {
-        let w = Arc::new(Mutex::new(Some(master.try_clone()?)));
-        spawn_stdin_copy(p.stdin.clone(), Arc::clone(&w))?;
-        h.stdin = Some(w);
+        h.stdin = Some(spawn_stdin_copy(
+            p.stdin.clone(),
+            master.try_clone()?,
+            true,
+        )?);
     }
     h.console = Some(master);
     Ok(h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    use std::time::{Duration, Instant};
+
+    fn fifo(dir: &tempfile::TempDir) -> String {
+        let p = dir.path().join("stdin");
+        let c = CString::new(p.as_os_str().as_bytes()).unwrap();
+        // SAFETY: mkfifo reads a NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        p.to_str().unwrap().to_string()
+    }
+
+    /// Everything the container's stdin pipe yields until EOF, or None if no EOF comes in 5 s.
+    fn read_to_eof(r: File) -> Option<Vec<u8>> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut r = r;
+            let mut v = Vec::new();
+            let _ = r.read_to_end(&mut v);
+            let _ = tx.send(v);
+        });
+        rx.recv_timeout(Duration::from_secs(5)).ok()
+    }
+
+    fn open_writer(path: &str) -> File {
+        // The copy thread opened the read end non-blocking; wait for it like a client would.
+        let t = Instant::now();
+        loop {
+            match OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(path)
+            {
+                Ok(f) => return f,
+                Err(_) if t.elapsed() < Duration::from_secs(5) => {
+                    std::thread::sleep(Duration::from_millis(1))
+                }
+                Err(e) => panic!("open {path} for writing: {e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn close_io_right_after_the_client_wrote_delivers_the_data() {
+        // containerd's CRI attach: write a line, close the fifo, CloseIO at once.
+        for round in 0..50 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = fifo(&dir);
+            let (r, w) = pipe().unwrap();
+            let closer = spawn_stdin_copy(path.clone(), w, false).unwrap();
+            let mut client = open_writer(&path);
+            client.write_all(b"hello-attach\n").unwrap();
+            drop(client);
+            closer.signal();
+            let got = read_to_eof(r).expect("the container's stdin never reached EOF");
+            assert_eq!(
+                got, b"hello-attach\n",
+                "round {round}: data lost by CloseIO"
+            );
+            drop(closer);
+        }
+    }
+
+    #[test]
+    fn close_io_ends_stdin_while_the_client_keeps_its_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = fifo(&dir);
+        let (r, w) = pipe().unwrap();
+        let closer = spawn_stdin_copy(path.clone(), w, false).unwrap();
+        let mut client = open_writer(&path);
+        client.write_all(b"abc").unwrap();
+        closer.signal();
+        let got = read_to_eof(r).expect("CloseIO did not give the container EOF");
+        assert_eq!(got, b"abc");
+        drop(client);
+    }
+
+    #[test]
+    fn client_eof_closes_a_pipe_but_a_terminal_waits_for_close_io() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = fifo(&dir);
+        let (r, w) = pipe().unwrap();
+        let _closer = spawn_stdin_copy(path.clone(), w, false).unwrap();
+        let mut client = open_writer(&path);
+        client.write_all(b"x").unwrap();
+        drop(client);
+        assert_eq!(read_to_eof(r).expect("pipe not closed on EOF"), b"x");
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = fifo(&dir);
+        let (mut r, w) = pipe().unwrap();
+        let closer = spawn_stdin_copy(path.clone(), w, true).unwrap();
+        let mut client = open_writer(&path);
+        client.write_all(b"y").unwrap();
+        drop(client);
+        let mut b = [0u8; 1];
+        r.read_exact(&mut b).unwrap();
+        assert_eq!(&b, b"y");
+        // Still open after the client's EOF: a poll for a hang-up times out.
+        let mut p = libc::pollfd {
+            fd: r.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one live pollfd.
+        let ready = unsafe { libc::poll(&mut p, 1, 200) };
+        assert_eq!(ready, 0, "terminal closed on EOF");
+        drop(closer); // Delete
+        assert_eq!(read_to_eof(r).expect("terminal not closed on Delete"), b"");
+    }
 }
