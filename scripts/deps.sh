@@ -2,6 +2,8 @@
 # What the build and the tests need, from the lists CI uses (one name a line, '#' comments):
 #   .ci/packages/L.txt  Debian packages        .ci/pip/L.txt    PyPI packages (python3 -m pip)
 #   .ci/rustup/L.txt    rustup components       .ci/cargo/L.txt  crates installed with cargo install
+#   .ci/rustup-target/L.txt  rustup targets (optional: a target that cannot be added is named,
+#                            not fatal; the build falls back, see the Makefile)
 #
 #   scripts/deps.sh check   [L...]   name what is missing (exit 1 if anything is), change nothing
 #   scripts/deps.sh install [L...]   install only what is missing (apt-get update only if needed)
@@ -20,7 +22,7 @@ usage() {
 }
 all_lists() {
     local f
-    for f in "$DEPS_DIR"/packages/*.txt "$DEPS_DIR"/pip/*.txt "$DEPS_DIR"/rustup/*.txt "$DEPS_DIR"/cargo/*.txt; do
+    for f in "$DEPS_DIR"/packages/*.txt "$DEPS_DIR"/pip/*.txt "$DEPS_DIR"/rustup/*.txt "$DEPS_DIR"/rustup-target/*.txt "$DEPS_DIR"/cargo/*.txt; do
         if [ -f "$f" ]; then basename "$f" .txt; fi
     done | sort -u
 }
@@ -107,6 +109,14 @@ if [ ${#comps[@]} -gt 0 ]; then
         done
     fi
 fi
+mapfile -t targets < <(names rustup-target)
+missing_targets=()
+if [ ${#targets[@]} -gt 0 ] && command -v rustup >/dev/null; then
+    have=$(rustup target list --installed 2>/dev/null || true)
+    for t in "${targets[@]}"; do
+        grep -qx -- "$t" <<<"$have" || missing_targets+=("$t")
+    done
+fi
 mapfile -t crates < <(names cargo)
 missing_crates=()
 if [ ${#crates[@]} -gt 0 ]; then
@@ -123,10 +133,12 @@ report() {
     [ ${#missing_pips[@]} -eq 0 ] || echo "  PyPI packages: ${missing_pips[*]}   (python3 -m pip install ${missing_pips[*]})"
     [ ${#missing_comps[@]} -eq 0 ] || echo "  rustup components: ${missing_comps[*]}   (rustup component add ${missing_comps[*]})"
     [ ${#missing_crates[@]} -eq 0 ] || echo "  cargo tools: ${missing_crates[*]}   (cargo install --locked ${missing_crates[*]})"
+    [ ${#missing_targets[@]} -eq 0 ] || echo "  rustup targets (optional): ${missing_targets[*]}   (rustup target add ${missing_targets[*]})"
 }
 total=$((${#missing_rust[@]} + ${#missing_debs[@]} + ${#missing_pips[@]} + ${#missing_comps[@]} + ${#missing_crates[@]}))
 
-if [ "$total" -eq 0 ]; then
+if [ "$total" -eq 0 ] && { [ ${#missing_targets[@]} -eq 0 ] || [ "$mode" = check ]; }; then
+    [ ${#missing_targets[@]} -eq 0 ] || report
     echo "deps: everything in ${lists[*]} is installed"
     exit 0
 fi
@@ -159,5 +171,9 @@ if [ ${#missing_comps[@]} -gt 0 ]; then
 fi
 for c in "${missing_crates[@]}"; do
     cargo install --locked "$c"
+done
+for t in "${missing_targets[@]}"; do
+    rustup target add "$t" ||
+        echo "deps: WARNING: rustup target add $t failed; the build falls back (see the Makefile)" >&2
 done
 echo "deps: done"

@@ -6,6 +6,7 @@
 #   - install with nothing missing runs no apt-get at all (not even update)
 #   - install with one missing package runs apt-get update, then install of that package only
 #   - an unknown list name is refused (exit 2) naming it
+#   - a missing rustup target is named as optional and does not fail check
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=scripts/skip.sh
@@ -42,6 +43,19 @@ fi
 rc=0
 "$deps" check nosuchlist >"$t/out" 2>&1 || rc=$?
 [ $rc = 2 ] && grep -q "no list named 'nosuchlist'" "$t/out" && ok "an unknown list is refused" || notok "unknown list: rc=$rc"
+
+mkdir -p "$t/ci/rustup-target"
+printf 'hull-no-such-target\n' >"$t/ci/rustup-target/opt.txt"
+rc=0
+"$deps" check opt >"$t/out" 2>&1 || rc=$?
+if ! command -v rustup >/dev/null; then
+    echo "# no rustup on PATH: deps.sh does not check rustup targets, nothing to test"
+elif [ $rc = 0 ] && grep -q 'rustup targets (optional): hull-no-such-target ' "$t/out"; then
+    ok "a missing rustup target is named as optional, exit 0"
+else
+    notok "check opt: rc=$rc"
+fi
+rm -r "$t/ci/rustup-target"
 
 if [ "$(id -u)" != 0 ]; then
     skip_or_fail 0 "install mode needs root (apt-get)"

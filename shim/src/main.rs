@@ -225,7 +225,10 @@ fn write_address(bundle: &Path, address: &str) -> Result<()> {
 fn serve(flags: &Flags) -> Result<()> {
     // One malloc arena for all threads: glibc would give each thread that allocates its own.
     // SAFETY: mallopt only tunes the allocator; called before any other thread exists.
-    unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
+    #[cfg(target_env = "gnu")]
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1)
+    };
     // New session: containerd's process group signals must not reach us.
     let _ = nix::unistd::setsid();
     // SAFETY: prctl(PR_SET_CHILD_SUBREAPER, 1) takes plain integers.
