@@ -37,19 +37,7 @@ cri_init
 E2E_KNOWN_FILE=${KNOWN_FAILURES:-$E2E_DIR/known-failures-cri-hull.txt}
 load_known_failures "$E2E_KNOWN_FILE"
 
-finish() {
-    local rc=$?
-    trap - EXIT INT TERM
-    run_cleanups
-    if [ "${E2E_KEEP:-0}" = 1 ] || [ "$rc" -gt 1 ]; then
-        echo "# logs kept in $T" >&2
-    else
-        rm -rf "$T"
-    fi
-    exit "$rc"
-}
-trap finish EXIT
-trap 'echo "# interrupted" >&2; exit 3' INT TERM
+cri_traps
 
 # ---------------------------------------------------------------- helpers
 # pod_json NAME HOSTNET(0|1) [PID-MODE] > file

@@ -42,19 +42,7 @@ done
     die "static libc (libc6-dev) is needed to build the test images' helpers"
 cri_init
 
-finish() {
-    local rc=$?
-    trap - EXIT INT TERM
-    run_cleanups
-    if [ "${E2E_KEEP:-0}" = 1 ] || [ "$rc" -gt 1 ]; then
-        echo "# logs kept in $T" >&2
-    else
-        rm -rf "$T"
-    fi
-    exit "$rc"
-}
-trap finish EXIT
-trap 'echo "# interrupted" >&2; exit 3' INT TERM
+cri_traps
 
 if [ -z "${CRITEST:-}" ]; then
     for u in "$REPO/../shared/tools/unpack" /work/shared/tools/unpack; do

@@ -29,7 +29,7 @@ use mountinfo::HostCgroups;
 use oci_spec::runtime::{LinuxRdma, LinuxResources};
 use serde::{Deserialize, Serialize};
 use std::os::fd::OwnedFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// How cgroups are mounted on this host.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,6 +83,61 @@ pub fn resolve_path(
     path::resolve_with(&host, cgroups_path, id, systemd)
 }
 
+/// See [`CgroupManager::open_self_join`].
+#[derive(Default)]
+pub struct SelfJoin {
+    /// Files the process writes "0" to with [`join_self`] (v1 `tasks`).
+    pub files: Vec<(PathBuf, OwnedFd)>,
+    /// A hybrid host's cgroup2 (unified) cgroup: an O_PATH fd for clone3(CLONE_INTO_CGROUP),
+    /// and its `cgroup.procs` to write "0" to where clone3 could not place the process.
+    pub clone_into: Option<(OwnedFd, (PathBuf, OwnedFd))>,
+}
+
+impl SelfJoin {
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty() && self.clone_into.is_none()
+    }
+}
+
+/// Open the file through which the calling thread joins the cgroup `dir` ([`join_self`]): v1
+/// `tasks`, else (a v2 directory) `cgroup.procs`, which moves the whole process.
+pub fn open_join_file(dir: &Path) -> Result<(PathBuf, OwnedFd), CgroupError> {
+    let tasks = dir.join("tasks");
+    let (path, f) = match fs::open(&tasks, libc::O_WRONLY) {
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+            let procs = dir.join("cgroup.procs");
+            let f = fs::open(&procs, libc::O_WRONLY);
+            (procs, f)
+        }
+        r => (tasks, r),
+    };
+    match f {
+        Ok(f) => Ok((path, f.into())),
+        Err(source) => Err(CgroupError::Write {
+            path,
+            value: "0".into(),
+            source,
+        }),
+    }
+}
+
+/// Move the calling thread into the cgroup of `fd` (from [`open_join_file`] or
+/// [`CgroupManager::open_self_join`]): write "0", which names the caller. In a single-threaded
+/// process (a container init or exec child before execve) that moves the process. Async-signal
+/// safe: one write(2), no allocation.
+pub fn join_self(fd: std::os::fd::BorrowedFd) -> Result<(), nix::errno::Errno> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: write(2) of one byte from a static buffer to a borrowed fd.
+    let n = unsafe { libc::write(fd.as_raw_fd(), b"0".as_ptr().cast(), 1) };
+    if n == 1 {
+        Ok(())
+    } else if n < 0 {
+        Err(nix::errno::Errno::last())
+    } else {
+        Err(nix::errno::Errno::EIO)
+    }
+}
+
 /// A container's cgroup, whatever the layout.
 pub trait CgroupManager: Send + Sync {
     /// mkdir -p; v2: enable the available controllers in every ancestor's cgroup.subtree_control.
@@ -90,6 +145,14 @@ pub trait CgroupManager: Send + Sync {
     /// Write every given resource (also used by `hull update`).
     fn apply(&self, res: &LinuxResources) -> Result<(), CgroupError>;
     fn add_process(&self, pid: i32) -> Result<(), CgroupError>;
+    /// How a single-threaded process enters this cgroup itself instead of
+    /// [`CgroupManager::add_process`] (v1 and hybrid; empty on v2, where clone3 places it).
+    /// Moving the calling thread (v1 `tasks`) or being born in the cgroup (CLONE_INTO_CGROUP)
+    /// skips the kernel's global threadgroup lock, whose write side waits for an RCU grace
+    /// period (milliseconds) after a quiet moment; moving a process by pid takes it.
+    fn open_self_join(&self) -> Result<SelfJoin, CgroupError> {
+        Ok(SelfJoin::default())
+    }
     /// v2: an O_PATH directory fd for clone3(CLONE_INTO_CGROUP); None on v1.
     fn open_dir_fd(&self) -> Option<OwnedFd>;
     /// v2 cgroup.freeze (waits for cgroup.events "frozen 1"); v1 freezer.state FROZEN.

@@ -194,3 +194,63 @@ fn seccomp_notify_reaches_listener() {
     assert_eq!(msg["state"]["id"], id.as_str());
     assert_eq!(msg["pid"], env.state(&id)["pid"]);
 }
+
+/// Every hierarchy of `/proc/PID/cgroup` text (v1 controllers and, on a hybrid host, the
+/// unified "0::" line) that does not name `cg`.
+fn lines_not_in(text: &str, cg: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| !l.is_empty() && !l.ends_with(cg))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn init_and_exec_join_every_hierarchy_and_keep_no_cgroup_fd() {
+    // On v1/hybrid the init and an exec'd process write themselves into their cgroups (v1
+    // `tasks`) and are born in the unified one (CLONE_INTO_CGROUP): whatever the path, each
+    // must end up in all of them, and no descriptor of the host's cgroupfs may reach the
+    // container's program.
+    let env = Env::new();
+    let id = env.id("join");
+    let cg = format!("/hull-it/{id}");
+    let mut cfg = config(&["sleep", "60"]);
+    cfg["linux"]["cgroupsPath"] = json!(cg);
+    let b = env.bundle("b", &cfg);
+    let o = env.hull(&["create", "-b", b.to_str().unwrap(), &id]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let pid = env.state(&id)["pid"].as_i64().unwrap();
+    let init = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert_eq!(lines_not_in(&init, &cg), Vec::<String>::new(), "{init}");
+    let fds = |pid: &str| -> Vec<String> {
+        std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .unwrap()
+            .filter_map(|e| std::fs::read_link(e.unwrap().path()).ok())
+            .map(|p| p.display().to_string())
+            .filter(|p| p.starts_with("/sys/fs/cgroup"))
+            .collect()
+    };
+    let o = env.hull(&["start", &id]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    wait_until("sleep runs", std::time::Duration::from_secs(10), || {
+        std::fs::read_link(format!("/proc/{pid}/exe"))
+            .is_ok_and(|p| p.to_string_lossy().contains("busybox"))
+    });
+    assert_eq!(fds(&pid.to_string()), Vec::<String>::new(), "init holds cgroupfs fds");
+    let o = env.hull(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "cat /proc/self/cgroup; ls -l /proc/self/fd/ | grep -c /sys/fs/cgroup; true",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let (cgroups, count) = out.trim_end().rsplit_once('\n').unwrap();
+    assert_eq!(lines_not_in(cgroups, &cg), Vec::<String>::new(), "{out}");
+    assert_eq!(count, "0", "exec'd process holds cgroupfs fds: {out}");
+    let o = env.hull(&["delete", "-f", &id]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for c in ["memory", "pids", "unified"] {
+        let _ = std::fs::remove_dir(Path::new("/sys/fs/cgroup").join(c).join("hull-it"));
+    }
+}

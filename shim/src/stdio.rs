@@ -462,15 +462,22 @@ mod tests {
         }
     }
 
+    /// A stdin fifo with its copy thread running and a client writing into it: (dir, reader of
+    /// the container's stdin, closer, client's writer).
+    fn copying(terminal: bool) -> (tempfile::TempDir, File, StdinCloser, File) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = fifo(&dir);
+        let (r, w) = pipe().unwrap();
+        let closer = spawn_stdin_copy(path.clone(), w, terminal).unwrap();
+        let client = open_writer(&path);
+        (dir, r, closer, client)
+    }
+
     #[test]
     fn close_io_right_after_the_client_wrote_delivers_the_data() {
         // containerd's CRI attach: write a line, close the fifo, CloseIO at once.
         for round in 0..50 {
-            let dir = tempfile::tempdir().unwrap();
-            let path = fifo(&dir);
-            let (r, w) = pipe().unwrap();
-            let closer = spawn_stdin_copy(path.clone(), w, false).unwrap();
-            let mut client = open_writer(&path);
+            let (_dir, r, closer, mut client) = copying(false);
             client.write_all(b"hello-attach\n").unwrap();
             drop(client);
             closer.signal();
@@ -485,11 +492,7 @@ mod tests {
 
     #[test]
     fn close_io_ends_stdin_while_the_client_keeps_its_writer() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = fifo(&dir);
-        let (r, w) = pipe().unwrap();
-        let closer = spawn_stdin_copy(path.clone(), w, false).unwrap();
-        let mut client = open_writer(&path);
+        let (_dir, r, closer, mut client) = copying(false);
         client.write_all(b"abc").unwrap();
         closer.signal();
         let got = read_to_eof(r).expect("CloseIO did not give the container EOF");
@@ -499,20 +502,12 @@ mod tests {
 
     #[test]
     fn client_eof_closes_a_pipe_but_a_terminal_waits_for_close_io() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = fifo(&dir);
-        let (r, w) = pipe().unwrap();
-        let _closer = spawn_stdin_copy(path.clone(), w, false).unwrap();
-        let mut client = open_writer(&path);
+        let (_dir, r, _closer, mut client) = copying(false);
         client.write_all(b"x").unwrap();
         drop(client);
         assert_eq!(read_to_eof(r).expect("pipe not closed on EOF"), b"x");
 
-        let dir = tempfile::tempdir().unwrap();
-        let path = fifo(&dir);
-        let (mut r, w) = pipe().unwrap();
-        let closer = spawn_stdin_copy(path.clone(), w, true).unwrap();
-        let mut client = open_writer(&path);
+        let (_dir, mut r, closer, mut client) = copying(true);
         client.write_all(b"y").unwrap();
         drop(client);
         let mut b = [0u8; 1];

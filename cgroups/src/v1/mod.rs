@@ -214,6 +214,29 @@ impl CgroupManager for V1Manager {
         Ok(())
     }
 
+    fn open_self_join(&self) -> Result<crate::SelfJoin, CgroupError> {
+        let mut files = Vec::new();
+        for d in self.all_dirs() {
+            if Some(&d) != self.path.unified.as_ref() {
+                files.push(crate::open_join_file(&d)?);
+            }
+        }
+        let clone_into = match &self.path.unified {
+            None => None,
+            Some(u) => {
+                let dir = fs::open(u, libc::O_PATH | libc::O_DIRECTORY).map_err(|source| {
+                    CgroupError::Write {
+                        path: u.clone(),
+                        value: "(open for clone3)".into(),
+                        source,
+                    }
+                })?;
+                Some((dir.into(), crate::open_join_file(u)?))
+            }
+        };
+        Ok(crate::SelfJoin { files, clone_into })
+    }
+
     fn open_dir_fd(&self) -> Option<OwnedFd> {
         None
     }

@@ -189,6 +189,19 @@ pub fn create(store: &Store, a: &CreateArgs) -> Result<(State, ContainerDir)> {
     };
     let cgroup_fd = mgr.as_ref().and_then(|m| m.open_dir_fd());
     plan.defer_cgroupns.set(cgroup_fd.is_none());
+    let mut unified_fd = None;
+    if let (Some(m), None, true) = (&mgr, &cgroup_fd, plan.namespaces.fast()) {
+        // v1: the init writes itself into its cgroups at birth and is born in a hybrid host's
+        // unified cgroup (no global lock, see CgroupManager::open_self_join) while this
+        // process records its pid.
+        let j = m.open_self_join()?;
+        plan.join_cgroups = j.files;
+        if let Some((dir, procs)) = j.clone_into {
+            unified_fd = Some(dir);
+            plan.join_unified = Some(procs);
+        }
+    }
+    let self_join = !plan.join_cgroups.is_empty() || plan.join_unified.is_some();
     let cgroup_json = mgr.as_ref().map(|m| m.path().to_json());
     cleanup.cgroup = mgr;
     failpoint::hit("create:after-cgroup");
@@ -211,7 +224,7 @@ pub fn create(store: &Store, a: &CreateArgs) -> Result<(State, ContainerDir)> {
         // when it is in no cgroup.
         dir_ref.save(&s)?;
         failpoint::hit("create:after-pid");
-        if let Some(cg) = cg {
+        if let Some(cg) = cg.filter(|_| !self_join) {
             cg.add_process(pid)?;
         }
         Ok(())
@@ -239,7 +252,10 @@ pub fn create(store: &Store, a: &CreateArgs) -> Result<(State, ContainerDir)> {
     };
     let spawned = spawn::spawn(
         &plan,
-        cgroup_fd.as_ref().map(|f| f.as_raw_fd()),
+        cgroup_fd
+            .as_ref()
+            .or(unified_fd.as_ref())
+            .map(|f| f.as_raw_fd()),
         &mut on_pid,
         &mut on_hooks,
         &mut on_seccomp,

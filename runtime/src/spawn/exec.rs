@@ -85,17 +85,44 @@ pub fn spawn(plan: &ExecPlan, cg: CgroupJoin, on_seccomp: OnSeccomp) -> Result<i
     // SAFETY: prctl with integer arguments. The child inherits the flag from its first instruction.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
     let (parent_sock, child_sock) = super::socketpair()?;
-    let into = cg.clone_into.as_ref().map(|f| f.as_raw_fd());
+    let mut into = cg.clone_into.as_ref().map(|f| f.as_raw_fd());
+    // v1: the child writes itself into the cgroups at birth and is born in a hybrid host's
+    // unified cgroup (no global lock, see CgroupManager::open_self_join); the `--cgroup`
+    // sub-cgroups last.
+    let mut self_join = Vec::new();
+    let mut unified = None;
+    if into.is_none() {
+        if let Some(m) = cg.manager {
+            let j = m.open_self_join()?;
+            self_join = j.files;
+            unified = j.clone_into;
+        }
+        if !self_join.is_empty() || unified.is_some() {
+            for d in &cg.sub_dirs {
+                self_join.push(hull_cgroups::open_join_file(d)?);
+            }
+        }
+    }
+    let joined = !self_join.is_empty() || unified.is_some();
+    if let Some((dir, _)) = &unified {
+        into = Some(dir.as_raw_fd());
+    }
     let pid = match super::clone3(0, into) {
         Ok(p) => p,
         Err(Errno::EBUSY) | Err(Errno::EOPNOTSUPP) if into.is_some() => {
+            if let Some((_, procs)) = unified.take() {
+                // Not born in the unified cgroup: the child writes itself there, first.
+                self_join.insert(0, procs);
+            } else {
+                into = None;
+            }
             super::clone3(0, None).map_err(|e| Error::sys("clone3", e))?
         }
         Err(e) => return Err(Error::sys("clone3", e)),
     };
     if pid == 0 {
         drop(parent_sock);
-        child_main(plan, child_sock);
+        child_main(plan, &self_join, child_sock);
     }
     drop(child_sock);
     let sock = parent_sock.as_fd();
@@ -108,12 +135,14 @@ pub fn spawn(plan: &ExecPlan, cg: CgroupJoin, on_seccomp: OnSeccomp) -> Result<i
         }
         e
     };
-    if into.is_none() {
+    drop(self_join);
+    drop(unified);
+    if into.is_none() && !joined {
         if let Some(m) = cg.manager {
             m.add_process(pid).map_err(|e| kill_child(e.into()))?;
         }
     }
-    for d in &cg.sub_dirs {
+    for d in cg.sub_dirs.iter().filter(|_| !joined) {
         let p = d.join("cgroup.procs");
         std::fs::write(&p, pid.to_string())
             .map_err(|e| kill_child(Error::io("join --cgroup sub-cgroup", &p, e)))?;
@@ -149,20 +178,25 @@ pub fn spawn(plan: &ExecPlan, cg: CgroupJoin, on_seccomp: OnSeccomp) -> Result<i
     }
 }
 
-fn child_main(plan: &ExecPlan, sock: OwnedFd) -> ! {
-    let err = match child_run(plan, sock.as_fd()) {
+fn child_main(plan: &ExecPlan, cgroups: &[(PathBuf, OwnedFd)], sock: OwnedFd) -> ! {
+    let err = match child_run(plan, cgroups, sock.as_fd()) {
         Ok(never) => match never {},
         Err(e) => e,
     };
     steps::fail(sock.as_fd(), err)
 }
 
-fn child_run(plan: &ExecPlan, sock: BorrowedFd) -> Result<Infallible> {
+fn child_run(
+    plan: &ExecPlan,
+    cgroups: &[(PathBuf, OwnedFd)],
+    sock: BorrowedFd,
+) -> Result<Infallible> {
     // Already non-dumpable (inherited); say it again so no change above can undo it.
     steps::prologue(&plan.close_in_child, false);
+    step("cgroup");
+    steps::join_cgroups(cgroups)?;
     // The host's procfs, before joining the container's mount namespace (see crate::guard).
     crate::guard::open_host_proc()?;
-    step("cgroup");
     match proto::recv(sock).map_err(|e| Error::sys("recv from parent", e))? {
         Some(Msg::SetupDone) => {}
         other => {

@@ -55,6 +55,14 @@ pub struct InitPlan {
     pub close_in_child: Vec<RawFd>,
     /// A new cgroup namespace must wait until the init joined its cgroup (no CLONE_INTO_CGROUP).
     pub defer_cgroupns: std::cell::Cell<bool>,
+    /// Cgroup files the init writes "0" to at birth to join its cgroups itself (v1 `tasks`, see
+    /// `hull_cgroups::join_self`); empty when the parent places it (by pid or CLONE_INTO_CGROUP).
+    pub join_cgroups: Vec<(std::path::PathBuf, OwnedFd)>,
+    /// A hybrid host's unified cgroup.procs: the init is born there (CLONE_INTO_CGROUP) and
+    /// writes "0" to it only when clone3 could not place it (`clone_into_failed`).
+    pub join_unified: Option<(std::path::PathBuf, OwnedFd)>,
+    /// Set before the fallback clone when clone3 refused CLONE_INTO_CGROUP.
+    pub clone_into_failed: std::cell::Cell<bool>,
     /// Idmapped bind mounts, prepared here as detached trees by mount index (see `crate::rootfs::idmap`).
     pub idmap_trees: Vec<(usize, OwnedFd)>,
 }
@@ -144,6 +152,9 @@ pub fn plan(b: &Bundle, opts: &CreateOpts, exec_fifo: OwnedFd) -> Result<InitPla
         preserve_fds: opts.preserve_fds,
         close_in_child: Vec::new(),
         defer_cgroupns: std::cell::Cell::new(false),
+        join_cgroups: Vec::new(),
+        join_unified: None,
+        clone_into_failed: std::cell::Cell::new(false),
         idmap_trees,
     })
 }
@@ -289,12 +300,14 @@ pub fn spawn(
             // Not into the cgroup at birth after all: the parent adds the pid, the cgroup
             // namespace waits for that.
             plan.defer_cgroupns.set(true);
+            plan.clone_into_failed.set(true);
             clone3(strip(flags), None).map_err(|e| Error::sys("clone3", e))?
         }
         Err(Errno::ENOSYS) | Err(Errno::EPERM) => {
             // clone3 filtered (valgrind, Docker's default seccomp profile): plain clone, which
             // takes the same namespace flags but cannot place the child in a cgroup.
             plan.defer_cgroupns.set(true);
+            plan.clone_into_failed.set(true);
             clone_fork(strip(flags)).map_err(|e| Error::sys("clone", e))?
         }
         Err(e) => return Err(Error::sys("clone3", e)),

@@ -90,6 +90,30 @@ pub fn prologue(close_in_child: &[RawFd], stay_dumpable: bool) {
     }
 }
 
+/// Enter the cgroups whose files the parent opened (`hull_cgroups::open_join_file`), then close
+/// this copy of them: nothing of the host's cgroupfs stays open in the container's process.
+pub fn join_cgroups(files: &[(std::path::PathBuf, OwnedFd)]) -> Result<()> {
+    for (path, f) in files {
+        hull_cgroups::join_self(f.as_fd()).map_err(|e| {
+            Error::sys(
+                format!("join the container's cgroup: write 0 to {}", path.display()),
+                e,
+            )
+        })?;
+    }
+    close_copies(files);
+    Ok(())
+}
+
+/// Close the child's copies of fds the parent owns (the child leaves by execve or exit and
+/// never drops them).
+pub fn close_copies(files: &[(std::path::PathBuf, OwnedFd)]) {
+    for (_, f) in files {
+        // SAFETY: closing this process's copy of an inherited fd that nothing here uses again.
+        unsafe { libc::close(f.as_raw_fd()) };
+    }
+}
+
 /// Join the session keyring named in the plan (a kernel or LSM that refuses keyrings is fine).
 pub fn join_keyring(p: &ProcessPlan) -> Result<()> {
     if let Some(name) = &p.keyring {
