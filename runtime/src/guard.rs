@@ -148,7 +148,7 @@ fn is_procfs(fd: BorrowedFd) -> bool {
     // SAFETY: fstatfs fills the struct for a valid fd.
     let rc = unsafe { libc::fstatfs(fd.as_raw_fd(), st.as_mut_ptr()) };
     // SAFETY: fstatfs returned 0, the struct is initialised.
-    rc == 0 && unsafe { st.assume_init() }.f_type == PROC_SUPER_MAGIC
+    rc == 0 && unsafe { st.assume_init() }.f_type as libc::c_long == PROC_SUPER_MAGIC
 }
 
 /// Open and check the procfs root at /proc (the host's, in a process that has not mounted the

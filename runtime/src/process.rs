@@ -7,6 +7,12 @@ use caps::{CapSet, Capability, CapsHashSet};
 use oci_spec::runtime::{PosixRlimitType, Process};
 use std::ffi::CString;
 
+/// The resource argument of getrlimit/setrlimit/prlimit (glibc: an enum typedef; musl: int).
+#[cfg(target_env = "gnu")]
+pub type RlimitResource = libc::__rlimit_resource_t;
+#[cfg(not(target_env = "gnu"))]
+pub type RlimitResource = libc::c_int;
+
 /// The five capability sets to apply; `None` when the config has no `capabilities` (keep as is).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CapPlan {
@@ -71,7 +77,7 @@ pub fn can_raise_rlimits() -> bool {
 }
 
 /// The runtime's own hard limit of `resource`; None when unlimited or unknown.
-pub fn own_hard_limit(resource: libc::__rlimit_resource_t) -> Option<u64> {
+pub fn own_hard_limit(resource: RlimitResource) -> Option<u64> {
     let mut cur = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -134,13 +140,13 @@ pub fn apply_caps(plan: &CapPlan) -> Result<()> {
 /// An rlimit to set: (resource, soft, hard, name).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rlimit {
-    pub resource: libc::__rlimit_resource_t,
+    pub resource: RlimitResource,
     pub soft: u64,
     pub hard: u64,
     pub name: &'static str,
 }
 
-fn rlimit_resource(t: PosixRlimitType) -> Option<(libc::__rlimit_resource_t, &'static str)> {
+fn rlimit_resource(t: PosixRlimitType) -> Option<(RlimitResource, &'static str)> {
     use PosixRlimitType as R;
     Some(match t {
         R::RlimitCpu => (libc::RLIMIT_CPU, "RLIMIT_CPU"),
@@ -169,7 +175,7 @@ fn rlimit_resource(t: PosixRlimitType) -> Option<(libc::__rlimit_resource_t, &'s
 pub fn rlimit_plan(
     process: &Process,
     can_raise: bool,
-    hard_limit: fn(libc::__rlimit_resource_t) -> Option<u64>,
+    hard_limit: fn(RlimitResource) -> Option<u64>,
 ) -> Result<Vec<Rlimit>> {
     let mut out = Vec::new();
     for (i, r) in process.rlimits().iter().flatten().enumerate() {

@@ -235,7 +235,11 @@ fn init_and_exec_join_every_hierarchy_and_keep_no_cgroup_fd() {
         std::fs::read_link(format!("/proc/{pid}/exe"))
             .is_ok_and(|p| p.to_string_lossy().contains("busybox"))
     });
-    assert_eq!(fds(&pid.to_string()), Vec::<String>::new(), "init holds cgroupfs fds");
+    assert_eq!(
+        fds(&pid.to_string()),
+        Vec::<String>::new(),
+        "init holds cgroupfs fds"
+    );
     let o = env.hull(&[
         "exec",
         &id,

@@ -225,13 +225,15 @@ pub fn locked_flags(fd: BorrowedFd) -> libc::c_ulong {
     }
     let f = st.f_flag;
     let mut out = 0;
+    // statvfs(3) ST_RELATIME (Linux value; the libc crate names it for glibc only).
+    const ST_RELATIME: libc::c_ulong = 4096;
     for (st_flag, ms) in [
         (libc::ST_NOSUID, libc::MS_NOSUID),
         (libc::ST_NODEV, libc::MS_NODEV),
         (libc::ST_NOEXEC, libc::MS_NOEXEC),
         (libc::ST_NOATIME, libc::MS_NOATIME),
         (libc::ST_NODIRATIME, libc::MS_NODIRATIME),
-        (libc::ST_RELATIME, libc::MS_RELATIME),
+        (ST_RELATIME, libc::MS_RELATIME),
     ] {
         if f & st_flag != 0 {
             out |= ms;

@@ -21,7 +21,7 @@ pub struct Host {
     /// Whether the runtime may raise hard rlimits (CAP_SYS_RESOURCE in its effective set).
     pub can_raise_rlimits: fn() -> bool,
     /// The runtime's own hard limit of a resource; None when unlimited or unknown.
-    pub hard_limit: fn(libc::__rlimit_resource_t) -> Option<u64>,
+    pub hard_limit: fn(crate::process::RlimitResource) -> Option<u64>,
     pub apparmor: fn() -> bool,
     pub selinux: fn() -> bool,
     pub seccomp_kernel: fn() -> &'static hull_seccomp::KernelSupport,

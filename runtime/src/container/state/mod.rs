@@ -268,16 +268,18 @@ fn renameat2(from: &Path, to: &Path, flags: libc::c_uint) -> std::io::Result<()>
     use std::os::unix::ffi::OsStrExt;
     let f = std::ffi::CString::new(from.as_os_str().as_bytes())?;
     let t = std::ffi::CString::new(to.as_os_str().as_bytes())?;
-    // SAFETY: renameat2 with two valid NUL-terminated paths relative to the cwd.
+    // SAFETY: the renameat2 syscall (no libc wrapper in older musl) with two valid
+    // NUL-terminated paths relative to the cwd.
     let rc = unsafe {
-        libc::renameat2(
+        libc::syscall(
+            libc::SYS_renameat2,
             libc::AT_FDCWD,
             f.as_ptr(),
             libc::AT_FDCWD,
             t.as_ptr(),
             flags,
         )
-    };
+    } as libc::c_int;
     if rc == 0 {
         Ok(())
     } else {
