@@ -9,32 +9,14 @@
 #   cri_setup         writes the configs, starts containerd, imports localhost/busybox and
 #                     localhost/pause (CRI_IMPORT_IMAGES=0 skips that), registers cri_cleanup
 #   cc ARGS / c ARGS  crictl / ctr (namespace k8s.io) against that daemon
-#   cri_traps         EXIT/INT/TERM traps for a standalone suite: run_cleanups, then $T removed
-#                     (kept with E2E_KEEP=1 or an exit status above 1)
-# Cleanup runs through lib.sh's run_cleanups (the caller's EXIT trap).
+# Cleanup runs through lib.sh's run_cleanups (the caller's EXIT trap; lib.sh's e2e_traps sets
+# one that also removes $T, which is $E2E_TMP).
 # Options: CRI_CONTAINERD=1 (Debian 1.6, default) or 2 (2.3.4 from ../shared/tools), CRICTL
 # (crictl binary), CRI_EXTRA_TOML (appended to config.toml), E2E_TMPBASE.
 
 cri_die() {
     echo "cri: $*" >&2
     exit 2
-}
-
-cri_finish() {
-    local rc=$?
-    trap - EXIT INT TERM
-    run_cleanups
-    if [ "${E2E_KEEP:-0}" = 1 ] || [ "$rc" -gt 1 ]; then
-        echo "# logs kept in $T" >&2
-    else
-        rm -rf "$T"
-    fi
-    exit "$rc"
-}
-
-cri_traps() {
-    trap cri_finish EXIT
-    trap 'echo "# interrupted" >&2; exit 3' INT TERM
 }
 
 cri_init() {

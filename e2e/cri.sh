@@ -37,7 +37,7 @@ cri_init
 E2E_KNOWN_FILE=${KNOWN_FAILURES:-$E2E_DIR/known-failures-cri-hull.txt}
 load_known_failures "$E2E_KNOWN_FILE"
 
-cri_traps
+e2e_traps
 
 # ---------------------------------------------------------------- helpers
 # pod_json NAME HOSTNET(0|1) [PID-MODE] > file

@@ -42,7 +42,7 @@ done
     die "static libc (libc6-dev) is needed to build the test images' helpers"
 cri_init
 
-cri_traps
+e2e_traps
 
 if [ -z "${CRITEST:-}" ]; then
     for u in "$REPO/../shared/tools/unpack" /work/shared/tools/unpack; do

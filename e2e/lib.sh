@@ -150,6 +150,24 @@ run_cleanups() {
     E2E_CLEANUPS=()
 }
 
+# e2e_traps: EXIT/INT/TERM traps for a standalone suite: run_cleanups, then $E2E_TMP removed
+# (kept with E2E_KEEP=1 or an exit status above 1); an interrupt exits 3.
+e2e_finish() {
+    local rc=$?
+    trap - EXIT INT TERM
+    run_cleanups
+    if [ "${E2E_KEEP:-0}" = 1 ] || [ "$rc" -gt 1 ]; then
+        echo "# logs kept in $E2E_TMP" >&2
+    else
+        rm -rf "$E2E_TMP"
+    fi
+    exit "$rc"
+}
+e2e_traps() {
+    trap e2e_finish EXIT
+    trap 'echo "# interrupted" >&2; exit 3' INT TERM
+}
+
 # Fixed host paths that podman/containerd/runtimes create outside our temp dir. Remember which
 # did not exist before the run; remove only those afterwards, and only if nothing else is in them.
 E2E_CREATED_PATHS=()

@@ -54,19 +54,7 @@ export E2E_TMP
 # podman, conmon (its console sockets), ctr and containerd put temporary files in TMPDIR
 export TMPDIR=$E2E_TMP/tmp
 
-finish() {
-    local rc=$?
-    trap - EXIT INT TERM
-    run_cleanups
-    if [ "${E2E_KEEP:-0}" = 1 ] || [ "$rc" -gt 1 ]; then
-        echo "# logs kept in $E2E_TMP" >&2
-    else
-        rm -rf "$E2E_TMP"
-    fi
-    exit "$rc"
-}
-trap finish EXIT
-trap 'echo "# interrupted" >&2; exit 3' INT TERM
+e2e_traps
 
 echo "# hull e2e: RUNTIME=$RUNTIME ($(timeout 10 "$RUNTIME" --version 2>&1 | head -n1))"
 echo "# known failures: $([ -f "$E2E_KNOWN_FILE" ] && echo "$E2E_KNOWN_FILE (${#E2E_KNOWN[@]})" || echo none)"

@@ -190,18 +190,19 @@ pub fn create(store: &Store, a: &CreateArgs) -> Result<(State, ContainerDir)> {
     let cgroup_fd = mgr.as_ref().and_then(|m| m.open_dir_fd());
     plan.defer_cgroupns.set(cgroup_fd.is_none());
     let mut unified_fd = None;
+    let mut self_join = false;
     if let (Some(m), None, true) = (&mgr, &cgroup_fd, plan.namespaces.fast()) {
         // v1: the init writes itself into its cgroups at birth and is born in a hybrid host's
         // unified cgroup (no global lock, see CgroupManager::open_self_join) while this
         // process records its pid.
         let j = m.open_self_join()?;
+        self_join = !j.is_empty();
         plan.join_cgroups = j.files;
         if let Some((dir, procs)) = j.clone_into {
             unified_fd = Some(dir);
             plan.join_unified = Some(procs);
         }
     }
-    let self_join = !plan.join_cgroups.is_empty() || plan.join_unified.is_some();
     let cgroup_json = mgr.as_ref().map(|m| m.path().to_json());
     cleanup.cgroup = mgr;
     failpoint::hit("create:after-cgroup");

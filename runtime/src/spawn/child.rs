@@ -23,15 +23,13 @@ pub fn main(plan: &InitPlan, sock: OwnedFd) -> ! {
 
 fn run(plan: &InitPlan, sock: BorrowedFd) -> Result<Infallible> {
     steps::prologue(&plan.close_in_child, plan.namespaces.maps_need_dumpable);
-    if !plan.join_cgroups.is_empty() || plan.join_unified.is_some() {
-        step("cgroups");
-        steps::join_cgroups(&plan.join_cgroups)?;
-        let unified = plan.join_unified.as_slice();
-        if plan.clone_into_failed.get() {
-            steps::join_cgroups(unified)?;
-        } else {
-            steps::close_copies(unified);
-        }
+    step("cgroups");
+    steps::join_cgroups(&plan.join_cgroups)?;
+    let unified = plan.join_unified.as_slice();
+    if plan.clone_into_failed.get() {
+        steps::join_cgroups(unified)?;
+    } else {
+        steps::close_copies(unified);
     }
     // The host's procfs, before any mount of the container: every procfs write goes through it.
     crate::guard::open_host_proc()?;

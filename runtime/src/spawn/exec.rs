@@ -89,21 +89,17 @@ pub fn spawn(plan: &ExecPlan, cg: CgroupJoin, on_seccomp: OnSeccomp) -> Result<i
     // v1: the child writes itself into the cgroups at birth and is born in a hybrid host's
     // unified cgroup (no global lock, see CgroupManager::open_self_join); the `--cgroup`
     // sub-cgroups last.
-    let mut self_join = Vec::new();
-    let mut unified = None;
-    if into.is_none() {
-        if let Some(m) = cg.manager {
-            let j = m.open_self_join()?;
-            self_join = j.files;
-            unified = j.clone_into;
-        }
-        if !self_join.is_empty() || unified.is_some() {
-            for d in &cg.sub_dirs {
-                self_join.push(hull_cgroups::open_join_file(d)?);
-            }
+    let j = match (into, cg.manager) {
+        (None, Some(m)) => m.open_self_join()?,
+        _ => hull_cgroups::SelfJoin::default(),
+    };
+    let joined = !j.is_empty();
+    let (mut self_join, mut unified) = (j.files, j.clone_into);
+    if joined {
+        for d in &cg.sub_dirs {
+            self_join.push(hull_cgroups::open_join_file(d)?);
         }
     }
-    let joined = !self_join.is_empty() || unified.is_some();
     if let Some((dir, _)) = &unified {
         into = Some(dir.as_raw_fd());
     }
