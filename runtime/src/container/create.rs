@@ -189,12 +189,19 @@ pub fn create(store: &Store, a: &CreateArgs) -> Result<(State, ContainerDir)> {
     };
     let cgroup_fd = mgr.as_ref().and_then(|m| m.open_dir_fd());
     plan.defer_cgroupns.set(cgroup_fd.is_none());
+    let cgroup_json = mgr.as_ref().map(|m| m.path().to_json());
+    cleanup.cgroup = mgr;
+    failpoint::hit("create:after-cgroup");
     let mut unified_fd = None;
     let mut self_join = false;
-    if let (Some(m), None, true) = (&mgr, &cgroup_fd, plan.namespaces.fast()) {
+    if let (Some(m), None, true) = (
+        cleanup.cgroup.as_deref(),
+        &cgroup_fd,
+        plan.namespaces.fast(),
+    ) {
         // v1: the init writes itself into its cgroups at birth and is born in a hybrid host's
         // unified cgroup (no global lock, see CgroupManager::open_self_join) while this
-        // process records its pid.
+        // process records its pid. After `cleanup` owns the cgroup: a failure here removes it.
         let j = m.open_self_join()?;
         self_join = !j.is_empty();
         plan.join_cgroups = j.files;
@@ -203,9 +210,6 @@ pub fn create(store: &Store, a: &CreateArgs) -> Result<(State, ContainerDir)> {
             plan.join_unified = Some(procs);
         }
     }
-    let cgroup_json = mgr.as_ref().map(|m| m.path().to_json());
-    cleanup.cgroup = mgr;
-    failpoint::hit("create:after-cgroup");
     if cgroup_json != st.cgroup_path {
         // The host's cgroups changed between resolving and making: record what was made.
         st.cgroup_path = cgroup_json;
