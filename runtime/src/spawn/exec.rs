@@ -85,41 +85,61 @@ pub fn spawn(plan: &ExecPlan, cg: CgroupJoin, on_seccomp: OnSeccomp) -> Result<i
     // SAFETY: prctl with integer arguments. The child inherits the flag from its first instruction.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
     let (parent_sock, child_sock) = super::socketpair()?;
-    let mut into = cg.clone_into.as_ref().map(|f| f.as_raw_fd());
     // v1: the child writes itself into the cgroups at birth and is born in a hybrid host's
     // unified cgroup (no global lock, see CgroupManager::open_self_join); the `--cgroup`
     // sub-cgroups last.
-    let j = match (into, cg.manager) {
+    let j = match (&cg.clone_into, cg.manager) {
         (None, Some(m)) => m.open_self_join()?,
         _ => hull_cgroups::SelfJoin::default(),
     };
     let joined = !j.is_empty();
-    let (mut self_join, mut unified) = (j.files, j.clone_into);
+    let mut self_join = j.files;
     if joined {
         for d in &cg.sub_dirs {
             self_join.push(hull_cgroups::open_join_file(d)?);
         }
     }
-    if let Some((dir, _)) = &unified {
-        into = Some(dir.as_raw_fd());
+    // Where clone3 puts the child: the v2 cgroup, or a hybrid host's unified twin (whose
+    // cgroup.procs the child writes itself if clone3 cannot).
+    let (unified_dir, mut unified_procs) = match j.clone_into {
+        Some((dir, procs)) => (Some(dir), Some(procs)),
+        None => (None, None),
+    };
+    let mut into = cg.clone_into.as_ref().or(unified_dir.as_ref());
+    let vfork = vfork_allowed(plan);
+    if vfork {
+        // The child shares our memory: the procfs handle it uses is ours, opened here.
+        crate::guard::open_host_proc()?;
     }
-    let pid = match super::clone3(0, into) {
-        Ok(p) => p,
-        Err(Errno::EBUSY) | Err(Errno::EOPNOTSUPP) if into.is_some() => {
-            if let Some((_, procs)) = unified.take() {
-                // Not born in the unified cgroup: the child writes itself there, first.
-                self_join.insert(0, procs);
-            } else {
+    let fds = (child_sock.as_raw_fd(), parent_sock.as_raw_fd());
+    let (pid, by_parent, vforked) = loop {
+        // The parent writes the pid into the cgroups when neither clone3 nor the child can, and
+        // then the child must wait for it (no CLONE_VFORK: the parent would be suspended).
+        let by_parent =
+            !joined && (into.is_none() && cg.manager.is_some() || !cg.sub_dirs.is_empty());
+        let vforked = vfork && !by_parent;
+        let into_fd = into.map(|f| f.as_raw_fd());
+        let r = if vforked {
+            super::vfork::clone3_vfork(into_fd, || child_main(plan, &self_join, fds, true))
+        } else {
+            super::clone3(0, into_fd).inspect(|&p| {
+                if p == 0 {
+                    child_main(plan, &self_join, fds, false)
+                }
+            })
+        };
+        match r {
+            Ok(p) => break (p, by_parent, vforked),
+            Err(Errno::EBUSY) | Err(Errno::EOPNOTSUPP) if into.is_some() => {
+                if let Some(procs) = unified_procs.take() {
+                    // Not born in the unified cgroup: the child writes itself there, first.
+                    self_join.insert(0, procs);
+                }
                 into = None;
             }
-            super::clone3(0, None).map_err(|e| Error::sys("clone3", e))?
+            Err(e) => return Err(Error::sys("clone3", e)),
         }
-        Err(e) => return Err(Error::sys("clone3", e)),
     };
-    if pid == 0 {
-        drop(parent_sock);
-        child_main(plan, &self_join, child_sock);
-    }
     drop(child_sock);
     let sock = parent_sock.as_fd();
     let kill_child = |e: Error| -> Error {
@@ -132,19 +152,22 @@ pub fn spawn(plan: &ExecPlan, cg: CgroupJoin, on_seccomp: OnSeccomp) -> Result<i
         e
     };
     drop(self_join);
-    drop(unified);
-    if into.is_none() && !joined {
-        if let Some(m) = cg.manager {
+    drop(unified_procs);
+    if by_parent {
+        if let Some(m) = cg.manager.filter(|_| into.is_none()) {
             m.add_process(pid).map_err(|e| kill_child(e.into()))?;
         }
+        for d in &cg.sub_dirs {
+            let p = d.join("cgroup.procs");
+            std::fs::write(&p, pid.to_string())
+                .map_err(|e| kill_child(Error::io("join --cgroup sub-cgroup", &p, e)))?;
+        }
     }
-    for d in cg.sub_dirs.iter().filter(|_| !joined) {
-        let p = d.join("cgroup.procs");
-        std::fs::write(&p, pid.to_string())
-            .map_err(|e| kill_child(Error::io("join --cgroup sub-cgroup", &p, e)))?;
+    if !vforked {
+        // The vfork child did not wait: it has exec'd (or failed) by now.
+        proto::send(sock, &Msg::SetupDone)
+            .map_err(|e| kill_child(Error::sys("send SetupDone to exec child", e)))?;
     }
-    proto::send(sock, &Msg::SetupDone)
-        .map_err(|e| kill_child(Error::sys("send SetupDone to exec child", e)))?;
     loop {
         let (m, fd) =
             proto::recv_fd(sock).map_err(|e| kill_child(Error::sys("recv from exec child", e)))?;
@@ -174,32 +197,48 @@ pub fn spawn(plan: &ExecPlan, cg: CgroupJoin, on_seccomp: OnSeccomp) -> Result<i
     }
 }
 
-fn child_main(plan: &ExecPlan, cgroups: &[(PathBuf, OwnedFd)], sock: OwnedFd) -> ! {
-    let err = match child_run(plan, cgroups, sock.as_fd()) {
+/// The child: `fds` are (its socket, the parent's end to close). `vforked`: it runs on the
+/// suspended parent's memory (see super::vfork) and does not wait for SetupDone.
+fn child_main(
+    plan: &ExecPlan,
+    cgroups: &[(PathBuf, OwnedFd)],
+    fds: (RawFd, RawFd),
+    vforked: bool,
+) -> ! {
+    // SAFETY: the child's copy of the parent's end; `sock` is ours until execve closes it.
+    let sock = unsafe {
+        libc::close(fds.1);
+        BorrowedFd::borrow_raw(fds.0)
+    };
+    let err = match child_run(plan, cgroups, sock, vforked) {
         Ok(never) => match never {},
         Err(e) => e,
     };
-    steps::fail(sock.as_fd(), err)
+    steps::fail(sock, err)
 }
 
 fn child_run(
     plan: &ExecPlan,
     cgroups: &[(PathBuf, OwnedFd)],
     sock: BorrowedFd,
+    vforked: bool,
 ) -> Result<Infallible> {
     // Already non-dumpable (inherited); say it again so no change above can undo it.
     steps::prologue(&plan.close_in_child, false);
     step("cgroup");
     steps::join_cgroups(cgroups)?;
-    // The host's procfs, before joining the container's mount namespace (see crate::guard).
-    crate::guard::open_host_proc()?;
-    match proto::recv(sock).map_err(|e| Error::sys("recv from parent", e))? {
-        Some(Msg::SetupDone) => {}
-        other => {
-            return Err(Error::invalid(format!(
-                "protocol error: expected SetupDone, got {:?}",
-                other.map(|m| m.name())
-            )))
+    if !vforked {
+        // The host's procfs, before joining the container's mount namespace (see crate::guard);
+        // a vfork child uses the one the parent opened (its memory is the parent's).
+        crate::guard::open_host_proc()?;
+        match proto::recv(sock).map_err(|e| Error::sys("recv from parent", e))? {
+            Some(Msg::SetupDone) => {}
+            other => {
+                return Err(Error::invalid(format!(
+                    "protocol error: expected SetupDone, got {:?}",
+                    other.map(|m| m.name())
+                )))
+            }
         }
     }
     if let Some(cpus) = &plan.process.cpu_affinity.last {
@@ -223,4 +262,24 @@ fn child_run(
     // From here the process belongs to the container: hull exec's death must not kill it.
     steps::detach_from_parent();
     steps::exec(prepared)
+}
+
+/// Whether the exec child may run as a CLONE_VM|CLONE_VFORK child (super::vfork): the build
+/// supports it, hull is single-threaded, no time namespace is entered (the kernel refuses
+/// CLONE_VM there), and no seccomp notify fd must reach a listener before execve (the suspended
+/// parent could not forward it while the child's syscalls wait for an answer).
+fn vfork_allowed(plan: &ExecPlan) -> bool {
+    super::vfork::SUPPORTED
+        && super::vfork::single_threaded()
+        && std::env::var_os("HULL_NO_VFORK").is_none()
+        && !plan
+            .joins
+            .parent
+            .iter()
+            .any(|j| j.flag == libc::CLONE_NEWTIME)
+        && !plan
+            .process
+            .seccomp
+            .as_ref()
+            .is_some_and(|s| s.uses_notify())
 }

@@ -17,6 +17,7 @@ pub mod exec;
 pub mod plan;
 pub mod proto;
 pub mod steps;
+pub mod vfork;
 
 use crate::error::{Error, Result};
 use crate::spec::Bundle;
@@ -165,6 +166,8 @@ fn connect_console(path: &std::path::Path) -> Result<OwnedFd> {
     Ok(s.into())
 }
 
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
 #[repr(C)]
 #[derive(Default)]
 struct CloneArgs {
@@ -183,7 +186,6 @@ struct CloneArgs {
 
 /// clone3 behaving like fork (no CLONE_VM): returns 0 in the child, the pid in the parent.
 pub(crate) fn clone3(flags: u64, cgroup_fd: Option<RawFd>) -> nix::Result<libc::pid_t> {
-    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
     let mut args = CloneArgs {
         flags,
         exit_signal: libc::SIGCHLD as u64,
