@@ -116,13 +116,13 @@ pub fn apply_caps(plan: &CapPlan) -> Result<()> {
         step: "capabilities".into(),
         msg: format!("set {set}: {e}"),
     };
-    // Effective first down to what permitted will hold, so the permitted drop is allowed.
-    let eff_now = caps::read(None, CapSet::Effective).unwrap_or_default();
-    let eff_tmp: CapsHashSet = eff_now.intersection(&plan.permitted).cloned().collect();
-    caps::set(None, CapSet::Effective, &eff_tmp).map_err(|e| err("effective", e))?;
-    caps::set(None, CapSet::Permitted, &plan.permitted).map_err(|e| err("permitted", e))?;
-    caps::set(None, CapSet::Inheritable, &plan.inheritable).map_err(|e| err("inheritable", e))?;
-    caps::set(None, CapSet::Effective, &plan.effective).map_err(|e| err("effective", e))?;
+    // The three sets in one capset(2): the kernel checks them together (permitted only shrinks,
+    // effective within the new permitted, inheritable within what we hold), so no order of
+    // per-set calls is needed.
+    capset_all(&plan.effective, &plan.permitted, &plan.inheritable).map_err(|e| Error::Child {
+        step: "capabilities".into(),
+        msg: format!("set effective/permitted/inheritable: {e}"),
+    })?;
     caps::clear(None, CapSet::Ambient).map_err(|e| err("ambient", e))?;
     for c in &plan.ambient {
         // Ambient needs the cap in both permitted and inheritable; the kernel refuses otherwise.
@@ -133,6 +133,51 @@ pub fn apply_caps(plan: &CapPlan) -> Result<()> {
                 "process.capabilities.ambient: {c} is not in permitted and inheritable, skipped"
             ));
         }
+    }
+    Ok(())
+}
+
+/// capset(2) with all three sets of this thread at once (version 3: 64-bit sets).
+fn capset_all(
+    effective: &CapsHashSet,
+    permitted: &CapsHashSet,
+    inheritable: &CapsHashSet,
+) -> std::result::Result<(), nix::errno::Errno> {
+    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Default, Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let mask = |set: &CapsHashSet| set.iter().fold(0u64, |m, c| m | c.bitmask());
+    let (e, p, i) = (mask(effective), mask(permitted), mask(inheritable));
+    let data = [
+        Data {
+            effective: e as u32,
+            permitted: p as u32,
+            inheritable: i as u32,
+        },
+        Data {
+            effective: (e >> 32) as u32,
+            permitted: (p >> 32) as u32,
+            inheritable: (i >> 32) as u32,
+        },
+    ];
+    let header = Header {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    // SAFETY: capset with a valid version-3 header and its two data words.
+    let rc = unsafe { libc::syscall(libc::SYS_capset, &header as *const Header, data.as_ptr()) };
+    if rc != 0 {
+        return Err(nix::errno::Errno::last());
     }
     Ok(())
 }
