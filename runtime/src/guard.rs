@@ -522,7 +522,7 @@ pub fn create_needs_seal(spec: &oci_spec::runtime::Spec) -> bool {
 /// bounding set (what its processes can hold), the exec'd process's own set, and whether the
 /// init shares its pid namespace (it is not pid 1 there).
 pub fn exec_needs_seal(init_pid: i32, process: &oci_spec::runtime::Process) -> bool {
-    if ns_inode(&format!("/proc/{init_pid}/ns/user")) != ns_inode("/proc/self/ns/user") {
+    if sys::ns_id(&format!("/proc/{init_pid}/ns/user")) != sys::ns_id("/proc/self/ns/user") {
         return false;
     }
     let status = std::fs::read_to_string(format!("/proc/{init_pid}/status")).unwrap_or_default();

@@ -11,7 +11,6 @@ use crate::spawn::plan::{self, ConsoleTo, Role};
 use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
 use serde_json::{json, Value};
 use std::os::fd::OwnedFd;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Default)]
@@ -229,9 +228,8 @@ fn open_namespaces(spec: &Spec, pid: i32) -> Result<ExecJoins> {
     for t in order.into_iter().filter(|t| types.contains(t)) {
         let (name, flag) = ns_file(t);
         let path = format!("/proc/{pid}/ns/{name}");
-        let theirs = std::fs::metadata(&path).map_err(|e| Error::io("stat", &path, e))?;
-        let ours = std::fs::metadata(format!("/proc/self/ns/{name}")).ok();
-        if ours.is_some_and(|o| o.dev() == theirs.dev() && o.ino() == theirs.ino()) {
+        let theirs = std::fs::read_link(&path).map_err(|e| Error::io("read", &path, e))?;
+        if crate::sys::ns_id(&format!("/proc/self/ns/{name}")).as_ref() == Some(&theirs) {
             continue; // joined by path to our own namespace: nothing to do
         }
         let fd = crate::sys::open_path(&crate::sys::cstr(&path)?, libc::O_RDONLY)
