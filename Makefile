@@ -18,13 +18,23 @@ all: build
 build:
 	$(CARGO) build --workspace
 
-# hull and the shim are linked statically (glibc included; still PIE, so still ASLR): no dynamic
-# loader at start, only the libc code they use is mapped, and no library search (containerd puts
-# its own directory on LD_LIBRARY_PATH). Measured in the README's performance section.
+# hull and the shim are linked statically (glibc included): no dynamic loader at start, only the
+# libc code they use is mapped, and no library search (containerd puts its own directory on
+# LD_LIBRARY_PATH). Measured in the README's performance section.
 # `cargo rustc` passes the flag to the final link of that binary alone (build scripts and
 # proc-macros cannot be static); a plain `cargo build --release` still works, dynamically linked.
 STATIC_FLAGS := -C target-feature=+crt-static
-BUILD_HULL_RELEASE = $(CARGO) rustc --release -p hull --bin hull -- $(STATIC_FLAGS)
+# The hull CLI is also position-dependent (not PIE), as Debian's runc is: a static PIE relocates
+# ~200 KiB of pointers at every start, a copy-on-write fault per page (84 faults and 0.74 ms CPU
+# for `hull --version`, 36 and 0.48 ms without; docs/bench.md). The price is a fixed address
+# for hull's own code in a process that lives milliseconds and runs no container code. PIE=1
+# keeps PIE (and ASLR of the binary); the long-lived shim stays PIE either way.
+ifeq ($(PIE),1)
+HULL_LINK_FLAGS := $(STATIC_FLAGS)
+else
+HULL_LINK_FLAGS := $(STATIC_FLAGS) -C relocation-model=static
+endif
+BUILD_HULL_RELEASE = $(CARGO) rustc --release -p hull --bin hull -- $(HULL_LINK_FLAGS)
 # The shim is linked against musl when that Rust target is installed (.ci/rustup-target, which
 # scripts/deps.sh adds): a shim's RSS is mostly its own binary's pages (the kernel maps 64 KiB
 # around each fault), and musl makes it 1.3 MB instead of 2.1 MB with static glibc. The binary
