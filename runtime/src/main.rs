@@ -1,10 +1,50 @@
 //! The `hull` binary: parse the command line, set up logging, run the verb (all in `hull::cli`),
 //! and turn the result into an exit code and an error line.
+//!
+//! `main` is the C entry itself (`no_main`): Rust's runtime start-up is skipped. It would read
+//! `/proc/self/maps` to find the main thread's stack guard and install a stack-overflow handler
+//! with its own signal stack (a dozen syscalls, in a process that lives milliseconds); the two
+//! things of it hull needs are done here: SIGPIPE ignored (a closed pipe is an error, not death)
+//! and fds 0-2 open (/dev/null where the caller closed one, so no file of hull's takes its
+//! number). Arguments and the environment still come through std (glibc hands them to std's
+//! `.init_array` hook); `std::process::exit` flushes stdout as it always does.
+#![no_main]
 
 use hull::cli::Cmd;
 use hull::logging;
 
-fn main() {
+#[unsafe(no_mangle)]
+extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+    start_up();
+    hull_main()
+}
+
+/// What Rust's runtime start-up did that hull relies on.
+fn start_up() {
+    // SAFETY: poll on a local array; open/dup2 onto a closed stdio number; signal with SIG_IGN.
+    unsafe {
+        let mut fds = [0, 1, 2].map(|fd| libc::pollfd {
+            fd,
+            events: 0,
+            revents: 0,
+        });
+        if libc::poll(fds.as_mut_ptr(), 3, 0) >= 0 {
+            for p in fds.iter().filter(|p| p.revents & libc::POLLNVAL != 0) {
+                let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+                if null < 0 {
+                    libc::abort();
+                }
+                if null != p.fd {
+                    libc::dup2(null, p.fd);
+                    libc::close(null);
+                }
+            }
+        }
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+}
+
+fn hull_main() -> ! {
     let cli = hull::cli::parse_or_exit();
     // Before hull opens anything (the log file first): none of its fds may take a number that
     // goes to the container (--preserve-fds, and LISTEN_FDS for create/run).

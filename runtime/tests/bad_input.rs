@@ -231,3 +231,39 @@ fn init_errors_during_cgroup_setup_are_reported_every_time() {
         );
     }
 }
+
+/// A caller that closes hull's stdio (a daemon's child, `hull ... >&-`): fds 0-2 are /dev/null
+/// for hull (as Rust's own start-up did before hull took its place), so the output goes nowhere
+/// instead of failing, and no file hull opens takes a stdio number. A whole `run` works the same
+/// way and leaves nothing behind.
+#[test]
+fn closed_stdio_becomes_dev_null() {
+    let env = Env::new();
+    let hull = hull_bin();
+    let o = std::process::Command::new("sh")
+        .args(["-c", "exec \"$0\" --version <&- >&- 2>&-"])
+        .arg(&hull)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "--version with stdio closed: {:?}",
+        o.status
+    );
+    let id = env.id("closedio");
+    let b = env.bundle("b", &config(&["true"]));
+    let o = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "exec \"$0\" --root \"$1\" run -b \"$2\" \"$3\" <&- >&- 2>&-",
+        ])
+        .arg(&hull)
+        .arg(&env.root)
+        .arg(&b)
+        .arg(&id)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "run with stdio closed: {:?}", o.status);
+    let l = env.hull(&["list", "-q"]);
+    assert!(!stdout(&l).contains(&id), "run left {id} behind");
+}
