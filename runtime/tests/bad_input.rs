@@ -232,38 +232,45 @@ fn init_errors_during_cgroup_setup_are_reported_every_time() {
     }
 }
 
-/// A caller that closes hull's stdio (a daemon's child, `hull ... >&-`): fds 0-2 are /dev/null
-/// for hull (as Rust's own start-up did before hull took its place), so the output goes nowhere
-/// instead of failing, and no file hull opens takes a stdio number. A whole `run` works the same
-/// way and leaves nothing behind.
+/// A caller that closes hull's stdio (a daemon's child, `hull ... <&- >&- 2>&-`): hull reopens
+/// fds 0-2 on /dev/null first (as Rust's own start-up did before hull took its place), so none
+/// of its files takes a stdio number and the container inherits /dev/null, not a closed fd or
+/// one of hull's files. The container reports what its fds 1 and 2 are through a bind mount.
 #[test]
 fn closed_stdio_becomes_dev_null() {
     let env = Env::new();
-    let hull = hull_bin();
-    let o = std::process::Command::new("sh")
-        .args(["-c", "exec \"$0\" --version <&- >&- 2>&-"])
-        .arg(&hull)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "--version with stdio closed: {:?}",
-        o.status
-    );
     let id = env.id("closedio");
-    let b = env.bundle("b", &config(&["true"]));
+    let d = env.tmp.path().join("report");
+    std::fs::create_dir_all(&d).unwrap();
+    let mut cfg = config(&[
+        "sh",
+        "-c",
+        // A process started before any redirection shows the fds the container got (the shell
+        // itself moves its own around for redirections; stdin of `&` is /dev/null by rule).
+        "sleep 10 & p=$!; for n in 1 2; do readlink /proc/$p/fd/$n || echo closed; done > /r/fds; kill $p",
+    ]);
+    cfg["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"destination": "/r", "type": "bind", "source": d, "options": ["bind"]}));
+    let b = env.bundle("b", &cfg);
     let o = std::process::Command::new("sh")
         .args([
             "-c",
             "exec \"$0\" --root \"$1\" run -b \"$2\" \"$3\" <&- >&- 2>&-",
         ])
-        .arg(&hull)
+        .arg(hull_bin())
         .arg(&env.root)
         .arg(&b)
         .arg(&id)
         .output()
         .unwrap();
     assert!(o.status.success(), "run with stdio closed: {:?}", o.status);
+    let fds = std::fs::read_to_string(d.join("fds")).unwrap();
+    assert_eq!(
+        fds, "/dev/null\n/dev/null\n",
+        "the container's stdout and stderr"
+    );
     let l = env.hull(&["list", "-q"]);
     assert!(!stdout(&l).contains(&id), "run left {id} behind");
 }
