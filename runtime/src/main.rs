@@ -7,19 +7,27 @@
 //! things of it hull needs are done here: SIGPIPE ignored (a closed pipe is an error, not death)
 //! and fds 0-2 open (/dev/null where the caller closed one, so no file of hull's takes its
 //! number). Arguments and the environment still come through std (glibc hands them to std's
-//! `.init_array` hook); `std::process::exit` flushes stdout as it always does.
-#![no_main]
+//! `.init_array` hook); `std::process::exit` flushes stdout as it always does. Other C libraries
+//! (musl) give std the arguments only through its runtime start-up, so there `main` is Rust's.
+#![cfg_attr(target_env = "gnu", no_main)]
 
 use hull::cli::Cmd;
 use hull::logging;
 
+#[cfg(target_env = "gnu")]
 #[unsafe(no_mangle)]
 extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
     start_up();
     hull_main()
 }
 
+#[cfg(not(target_env = "gnu"))]
+fn main() {
+    hull_main()
+}
+
 /// What Rust's runtime start-up did that hull relies on.
+#[cfg(target_env = "gnu")]
 fn start_up() {
     // SAFETY: poll on a local array; open/dup2 onto a closed stdio number; signal with SIG_IGN.
     unsafe {
