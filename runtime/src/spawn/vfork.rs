@@ -23,8 +23,9 @@ use super::CloneArgs;
 use nix::errno::Errno;
 use std::os::fd::RawFd;
 
-/// The child's stack: enough for the exec steps (they allocate on the heap, not the stack).
-const STACK_SIZE: usize = 256 * 1024;
+/// The child's stack: ample for the exec steps, debug builds included (their frames are large).
+/// Only the pages the child touches are ever allocated (MAP_NORESERVE, faulted in on use).
+const STACK_SIZE: usize = 1024 * 1024;
 const PAGE: usize = 4096;
 
 /// Whether this build can run a `CLONE_VM` child: the clone entry is x86_64 assembly, and the
