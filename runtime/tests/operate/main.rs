@@ -221,6 +221,51 @@ fn exec_foreground_output_exit_code_user_env_cwd() {
     assert!(ok(&o, "cat").starts_with("sleep"), "{}", stdout(&o));
 }
 
+/// The two ways hull starts an exec'd process, the CLONE_VM|CLONE_VFORK child (the default where
+/// the parent has nothing to do before execve) and the fork-like child (seccomp notify, a time
+/// namespace, `--cgroup` on v2; forced here with HULL_NO_VFORK=1), give the same process: same
+/// user, capability sets, no_new_privs, cgroups and namespaces; and neither leaves hull's
+/// memory changed for what it does after (the exit code and output come through intact).
+#[test]
+fn exec_vfork_and_fork_children_are_the_same_process() {
+    let _p = CgroupParent;
+    let env = Env::new();
+    let c = sleeper(&env, "ex-vf");
+    let script =
+        "id; grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp):' /proc/self/status; \
+                  cat /proc/self/cgroup; for n in pid mnt net ipc uts cgroup; do \
+                  readlink /proc/self/ns/$n; done; exit 3";
+    let run = |no_vfork: bool| {
+        let mut cmd = env.cmd(&["exec", "-u", "1000:1000", &c.id, "sh", "-c", script]);
+        if no_vfork {
+            cmd.env("HULL_NO_VFORK", "1");
+        }
+        let o = cmd.output().unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(3),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let vforked = run(false);
+    let forked = run(true);
+    assert!(vforked.contains("uid=1000 gid=1000"), "{vforked}");
+    assert!(vforked.contains("CapBnd:"), "{vforked}");
+    assert!(
+        vforked.contains(&c.cg),
+        "not in the container's cgroup: {vforked}"
+    );
+    assert_eq!(
+        vforked, forked,
+        "the vfork child and the fork-like child differ"
+    );
+    ok(&env.hull(&["kill", &c.id, "KILL"]), "kill");
+    wait_until("init killed", T, || !pid_alive(c.pid));
+    ok(&env.hull(&["delete", &c.id]), "delete");
+}
+
 fn wait_output_status(child: &mut std::process::Child) -> std::process::ExitStatus {
     let start = std::time::Instant::now();
     loop {
