@@ -100,8 +100,8 @@ extern "C" fn trampoline<F: FnOnce()>(arg: *mut libc::c_void) -> libc::c_int {
 }
 
 /// clone3(CLONE_VM | CLONE_VFORK [| CLONE_INTO_CGROUP]): runs `child` in the new process on a
-/// fresh stack (it should end in execve or _exit) and returns its pid once it has exec'd or exited. See the module notes for what
-/// the caller must guarantee.
+/// fresh stack (it should end in execve or _exit) and returns its pid once it has exec'd or
+/// exited. See the module notes for what the caller must guarantee.
 pub fn clone3_vfork<F: FnOnce()>(cgroup_fd: Option<RawFd>, child: F) -> nix::Result<i32> {
     if !SUPPORTED {
         return Err(Errno::ENOSYS);
@@ -145,9 +145,9 @@ unsafe fn raw_clone3(
     arg: *mut libc::c_void,
 ) -> i64 {
     let rc: i64;
-    // SAFETY: as the function's contract says.
     // The child inherits every register but rax/rcx/r11: entry and arg travel in r12/r13. The
     // asm may read and write any memory (the child runs on it before the parent resumes).
+    // SAFETY: as the function's contract says.
     unsafe {
         std::arch::asm!(
             "syscall",
