@@ -63,6 +63,30 @@ def tail(path, n=1):
     return text[:200]
 
 
+def enter_bench_namespace():
+    """Re-run this script in a private mount namespace and unmount cgroup2 there (as bench/run.sh
+    does: crun 1.8 refuses the hybrid layout). Returns in the re-run process only."""
+    if os.environ.get("HULL_BENCH_IN_NS") != "1":
+        os.environ["HULL_BENCH_IN_NS"] = "1"
+        os.execvp("unshare", ["unshare", "-m", "--propagation", "private", sys.executable] + sys.argv)
+    if os.path.ismount("/sys/fs/cgroup/unified"):
+        subprocess.run(["umount", "/sys/fs/cgroup/unified"], check=True)
+
+
+def write_bundle(work, rootfs, args=None):
+    """bench/config.json with `rootfs` (and `args`, if given) as `work`/bundle; returns its path."""
+    with open(os.path.join(HERE, "config.json")) as f:
+        cfg = json.load(f)
+    cfg["root"]["path"] = os.path.abspath(rootfs)
+    if args is not None:
+        cfg["process"]["args"] = args
+    bundle = os.path.join(work, "bundle")
+    os.makedirs(bundle)
+    with open(os.path.join(bundle, "config.json"), "w") as f:
+        json.dump(cfg, f)
+    return bundle
+
+
 def median(xs):
     return statistics.median(xs)
 

@@ -11,7 +11,6 @@ The container is created by the first binary; every binary must understand the o
 (as bench/run.sh). The state root and bundle live in a temp dir, removed at the end."""
 
 import argparse
-import json
 import os
 import resource
 import shutil
@@ -20,6 +19,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from common import enter_bench_namespace, write_bundle
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -45,24 +46,13 @@ def main():
     ap.add_argument("--rootfs", default=os.path.join(REPO, "build/rootfs"))
     ap.add_argument("specs", nargs="+")
     a = ap.parse_args()
-    if os.environ.get("HULL_EXEC_AB_IN_NS") != "1":
-        os.environ["HULL_EXEC_AB_IN_NS"] = "1"
-        os.execvp("unshare", ["unshare", "-m", "--propagation", "private", sys.executable] + sys.argv)
-    if os.path.ismount("/sys/fs/cgroup/unified"):
-        subprocess.run(["umount", "/sys/fs/cgroup/unified"], check=True)
+    enter_bench_namespace()
     specs = [parse_spec(s) for s in a.specs]
     work = tempfile.mkdtemp(prefix="hull-exec-ab.", dir="/run")
     root = os.path.join(work, "root")
     first = specs[0][1]
     try:
-        with open(os.path.join(HERE, "config.json")) as f:
-            cfg = json.load(f)
-        cfg["root"]["path"] = os.path.abspath(a.rootfs)
-        cfg["process"]["args"] = ["sleep", "3600"]
-        bundle = os.path.join(work, "bundle")
-        os.makedirs(bundle)
-        with open(os.path.join(bundle, "config.json"), "w") as f:
-            json.dump(cfg, f)
+        bundle = write_bundle(work, a.rootfs, ["sleep", "3600"])
         subprocess.run([first, "--root", root, "run", "-d", "--bundle", bundle, "ab"], check=True,
                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
         wall = {s[0]: [] for s in specs}

@@ -8,7 +8,6 @@ Runs itself in a private mount namespace with cgroup2 unmounted (as bench/run.sh
 Each runtime gets its own --root under a temp dir, removed at the end."""
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -16,6 +15,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from common import enter_bench_namespace, write_bundle
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -28,20 +29,10 @@ def main():
     ap.add_argument("--rootfs", default=os.path.join(REPO, "build/rootfs"))
     ap.add_argument("runtimes", nargs="+")
     a = ap.parse_args()
-    if os.environ.get("HULL_IDLE_IN_NS") != "1":
-        os.environ["HULL_IDLE_IN_NS"] = "1"
-        os.execvp("unshare", ["unshare", "-m", "--propagation", "private", sys.executable] + sys.argv)
-    if os.path.ismount("/sys/fs/cgroup/unified"):
-        subprocess.run(["umount", "/sys/fs/cgroup/unified"], check=True)
+    enter_bench_namespace()
     work = tempfile.mkdtemp(prefix="hull-idle.", dir="/run")
     try:
-        with open(os.path.join(HERE, "config.json")) as f:
-            cfg = json.load(f)
-        cfg["root"]["path"] = os.path.abspath(a.rootfs)
-        bundle = os.path.join(work, "bundle")
-        os.makedirs(bundle)
-        with open(os.path.join(bundle, "config.json"), "w") as f:
-            json.dump(cfg, f)
+        bundle = write_bundle(work, a.rootfs)
         times = {rt: [] for rt in a.runtimes}
         for i in range(a.n):
             for k, rt in enumerate(a.runtimes):
