@@ -242,17 +242,16 @@ fn closed_stdio_becomes_dev_null() {
     let id = env.id("closedio");
     let d = env.tmp.path().join("report");
     std::fs::create_dir_all(&d).unwrap();
-    let mut cfg = config(&[
-        "sh",
-        "-c",
-        // A process started before any redirection shows the fds the container got (the shell
-        // itself moves its own around for redirections; stdin of `&` is /dev/null by rule).
-        "sleep 10 & p=$!; for n in 1 2; do readlink /proc/$p/fd/$n || echo closed; done > /r/fds; kill $p",
-    ]);
-    cfg["mounts"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"destination": "/r", "type": "bind", "source": d, "options": ["bind"]}));
+    let cfg = with_mounts(
+        config(&[
+            "sh",
+            "-c",
+            // A process started before any redirection shows the fds the container got (the
+            // shell moves its own around for redirections; stdin of `&` is /dev/null by rule).
+            "sleep 10 & p=$!; for n in 1 2; do readlink /proc/$p/fd/$n || echo closed; done > /r/fds; kill $p",
+        ]),
+        json!([{"destination": "/r", "type": "bind", "source": d, "options": ["bind"]}]),
+    );
     let b = env.bundle("b", &cfg);
     let o = std::process::Command::new("sh")
         .args([

@@ -199,11 +199,15 @@ mod tests {
             // SAFETY: leaving the forked helper.
             unsafe { libc::_exit(rc) };
         }
+        exit_code(pid).expect("the helper process was killed by a signal")
+    }
+
+    /// Reap `pid`; its exit code, None if a signal ended it.
+    fn exit_code(pid: i32) -> Option<i32> {
         let mut st = 0;
-        // SAFETY: reaping our helper.
+        // SAFETY: reaping our own child.
         unsafe { libc::waitpid(pid, &mut st, 0) };
-        assert!(libc::WIFEXITED(st), "helper died: {st:#x}");
-        libc::WEXITSTATUS(st)
+        libc::WIFEXITED(st).then(|| libc::WEXITSTATUS(st))
     }
 
     #[test]
@@ -226,10 +230,7 @@ mod tests {
             if seen != 0xfeed {
                 return 11;
             }
-            let mut st = 0;
-            // SAFETY: reaping the child.
-            unsafe { libc::waitpid(pid, &mut st, 0) };
-            if !(libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 7) {
+            if exit_code(pid) != Some(7) {
                 return 12;
             }
             0
@@ -258,14 +259,7 @@ mod tests {
                 unsafe { libc::_exit(127) }
             })
             .expect("clone3 vfork");
-            let mut st = 0;
-            // SAFETY: reaping the child.
-            unsafe { libc::waitpid(pid, &mut st, 0) };
-            if libc::WIFEXITED(st) {
-                libc::WEXITSTATUS(st)
-            } else {
-                100
-            }
+            exit_code(pid).unwrap_or(100)
         });
         assert_eq!(rc, 3);
     }

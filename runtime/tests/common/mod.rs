@@ -160,6 +160,13 @@ pub fn stderr(o: &Output) -> String {
 }
 
 /// A minimal config running `args` in new pid, mount, ipc, uts, net namespaces.
+/// `cfg` with the mounts of the JSON array `extra` appended to its own.
+pub fn with_mounts(mut cfg: Value, extra: Value) -> Value {
+    let m = cfg["mounts"].as_array_mut().unwrap();
+    m.extend(extra.as_array().unwrap().iter().cloned());
+    cfg
+}
+
 pub fn config(args: &[&str]) -> Value {
     json!({
         "ociVersion": "1.2.0",

@@ -62,12 +62,6 @@ fn sh(cmd: &str) -> Value {
     config(&["sh", "-c", cmd])
 }
 
-fn with_mounts(mut cfg: Value, extra: Value) -> Value {
-    let m = cfg["mounts"].as_array_mut().unwrap();
-    m.extend(extra.as_array().unwrap().iter().cloned());
-    cfg
-}
-
 /// The mountinfo line of `mp` as seen inside the container (from the container's output).
 fn line_of<'a>(out: &'a str, mp: &str) -> &'a str {
     out.lines()
