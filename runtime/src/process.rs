@@ -150,7 +150,6 @@ fn capset_all(
         pid: i32,
     }
     #[repr(C)]
-    #[derive(Default, Clone, Copy)]
     struct Data {
         effective: u32,
         permitted: u32,

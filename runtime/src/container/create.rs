@@ -205,10 +205,7 @@ pub fn create(store: &Store, a: &CreateArgs) -> Result<(State, ContainerDir)> {
         let j = m.open_self_join()?;
         self_join = !j.is_empty();
         plan.join_cgroups = j.files;
-        if let Some((dir, procs)) = j.clone_into {
-            unified_fd = Some(dir);
-            plan.join_unified = Some(procs);
-        }
+        (unified_fd, plan.join_unified) = j.clone_into.unzip();
     }
     if cgroup_json != st.cgroup_path {
         // The host's cgroups changed between resolving and making: record what was made.

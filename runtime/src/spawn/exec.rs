@@ -101,10 +101,7 @@ pub fn spawn(plan: &ExecPlan, cg: CgroupJoin, on_seccomp: OnSeccomp) -> Result<i
     }
     // Where clone3 puts the child: the v2 cgroup, or a hybrid host's unified twin (whose
     // cgroup.procs the child writes itself if clone3 cannot).
-    let (unified_dir, mut unified_procs) = match j.clone_into {
-        Some((dir, procs)) => (Some(dir), Some(procs)),
-        None => (None, None),
-    };
+    let (unified_dir, mut unified_procs) = j.clone_into.unzip();
     let mut into = cg.clone_into.as_ref().or(unified_dir.as_ref());
     let vfork = vfork_allowed(plan);
     if vfork {
