@@ -95,29 +95,6 @@ pub fn cgroup_resources(
     res
 }
 
-/// A `cgroup` mount refused in a user namespace that owns no cgroup namespace (rootless podman on
-/// a v1 or hybrid host, as `cgroupns=host`): bind the host's hierarchy `host` instead, with the
-/// mount's `flags` (read-only etc.), as runc does. Outside a user namespace the error stands.
-pub fn bind_cgroup_fallback(
-    err: Error,
-    host: &str,
-    target: &std::ffi::CStr,
-    flags: libc::c_ulong,
-    what: &dyn Fn() -> String,
-) -> Result<()> {
-    if in_initial_userns() {
-        return Err(err);
-    }
-    let src = crate::sys::cstr(host)?;
-    let bind = libc::MS_BIND | libc::MS_REC;
-    crate::sys::mount(Some(&src), target, None, bind, None, what)?;
-    if flags != 0 {
-        let remount = libc::MS_BIND | libc::MS_REMOUNT | flags;
-        crate::sys::mount(None, target, None, remount, None, what)?;
-    }
-    Ok(())
-}
-
 /// The default `--root` when it is not `/run/hull`: `$XDG_RUNTIME_DIR/hull` for a user that is
 /// not the real root (runc's `shouldHonorXDGRuntimeDir`).
 pub fn default_root() -> Option<PathBuf> {

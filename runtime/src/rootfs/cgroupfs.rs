@@ -28,15 +28,7 @@ pub(super) fn mount_cgroup(
             None,
             what,
         )
-        .or_else(|e| {
-            crate::rootless::bind_cgroup_fallback(
-                e,
-                "/sys/fs/cgroup",
-                &fd_path(target_fd.as_raw_fd()),
-                flags,
-                what,
-            )
-        });
+        .or_else(|e| bind_host_hierarchy(e, "/sys/fs/cgroup", root, dest, flags, what));
     }
     sys::mount(
         Some(c"tmpfs"),
@@ -65,15 +57,13 @@ pub(super) fn mount_cgroup(
         )
         .or_else(|e| {
             let host = format!("/sys/fs/cgroup/{}", h.name);
-            crate::rootless::bind_cgroup_fallback(e, &host, &fd_path(fd.as_raw_fd()), flags, what)
+            bind_host_hierarchy(e, &host, root, &sub, flags, what)
         })?;
         // cpu,cpuacct co-mounts get the per-controller symlinks runc creates.
         if h.name.contains(',') {
             for part in h.name.split(',') {
-                let link = format!("{}/{}", dest.trim_end_matches('/'), part);
                 let dirfd = open_in_root(root, dest, libc::O_PATH | libc::O_DIRECTORY)
                     .map_err(|e| Error::sys(format!("open {dest}"), e))?;
-                let _ = link;
                 let _ = nix::unistd::symlinkat(h.name.as_str(), dirfd.as_fd(), part);
             }
         }
@@ -96,6 +86,45 @@ pub(super) fn mount_cgroup(
         )?;
     }
     Ok(())
+}
+
+/// A `cgroup` mount refused in a user namespace that owns no cgroup namespace (rootless podman on
+/// a v1 or hybrid host, as `cgroupns=host`): bind the host's hierarchy `host` onto `dest` instead,
+/// then give it the mount's `flags` (read-only etc.) with a bind remount, as runc does. Outside a
+/// user namespace the error stands.
+fn bind_host_hierarchy(
+    err: Error,
+    host: &str,
+    root: BorrowedFd,
+    dest: &str,
+    flags: libc::c_ulong,
+    what: &dyn Fn() -> String,
+) -> Result<()> {
+    if crate::rootless::in_initial_userns() {
+        return Err(err);
+    }
+    let src = cstr(host)?;
+    let under = open_in_root(root, dest, libc::O_PATH)
+        .map_err(|e| Error::sys(format!("open {dest}"), e))?;
+    let bind = libc::MS_BIND | libc::MS_REC;
+    sys::mount(
+        Some(&src),
+        &fd_path(under.as_raw_fd()),
+        None,
+        bind,
+        None,
+        what,
+    )?;
+    if flags == 0 {
+        return Ok(());
+    }
+    // Reopen: `under` is the covered directory; the remount must name the new mount on top of
+    // it (else EINVAL), and keep the flags the user namespace may not clear (nosuid, atime...).
+    let top = open_in_root(root, dest, libc::O_PATH)
+        .map_err(|e| Error::sys(format!("reopen {dest}"), e))?;
+    let locked = super::mount_api::locked_flags(top.as_fd());
+    let remount = libc::MS_BIND | libc::MS_REMOUNT | flags | locked;
+    sys::mount(None, &fd_path(top.as_raw_fd()), None, remount, None, what)
 }
 
 #[derive(Debug, PartialEq)]
