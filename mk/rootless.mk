@@ -9,3 +9,12 @@ test-rootless: release
 	scripts/tests/rootless.sh $(HULL)
 
 TEST_TARGETS += test-rootless
+
+# The same rootless hull in a delegated cgroup v2 subtree (scripts/tests/rootless-v2.sh), inside
+# the pure cgroup v2 VM (scripts/vm-run.sh): cgroupsPath in the user's subtree gets the spec's
+# memory/pids limits, one outside it is refused and leaves nothing behind.
+.PHONY: test-rootless-v2
+test-rootless-v2: release rootfs
+	scripts/vm-run.sh scripts/tests/rootless-v2.sh $(HULL)
+
+TEST_TARGETS += test-rootless-v2
