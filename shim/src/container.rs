@@ -14,8 +14,8 @@ use containerd_shim_protos::protobuf::MessageField;
 use ttrpc::Code;
 
 use crate::events::Event;
-use crate::runtime::{self, ProcIo, Runtime, Saved, SAVED_FILE};
-use crate::service::{err, now, ts, Service};
+use crate::runtime::{self, ProcIo, Restore, Runtime, Saved, SAVED_FILE};
+use crate::service::{err, now, ts, Inner, Service};
 use crate::stdio::{self, IoHandles, StdioPaths};
 use crate::table::{Exited, ProcKey, Status};
 use crate::{mount, options};
@@ -36,6 +36,12 @@ pub struct Container {
     pub bundle: PathBuf,
     pub runtime: Runtime,
     pub rootfs_mounted: bool,
+    /// Created from a checkpoint: Start restores it from these CRIU images (runc's shim does
+    /// the restore at Start too, with the stdio set up then).
+    pub restore_from: Option<PathBuf>,
+    /// The CRIU work directory for checkpoint and restore (options.CriuWorkPath, else
+    /// `<bundle>/criu-work`).
+    pub criu_work: PathBuf,
     /// "" is the init process; others are exec ids.
     pub procs: HashMap<String, Proc>,
 }
@@ -118,10 +124,10 @@ impl Service {
     }
 
     pub(crate) fn create_container(&self, req: &api::CreateTaskRequest) -> ttrpc::Result<u32> {
-        if !req.checkpoint.is_empty() || !req.parent_checkpoint.is_empty() {
+        if !req.parent_checkpoint.is_empty() {
             return Err(err(
                 Code::UNIMPLEMENTED,
-                "restore from checkpoint is not supported",
+                "parent_checkpoint: restoring a pre-dump chain is not supported",
             ));
         }
         let mut g = self.lock();
@@ -193,6 +199,43 @@ impl Service {
             terminal: req.terminal,
         };
         let pid_file = bundle.join("init.pid");
+        let criu_work = if opts.criu_work_path.is_empty() {
+            bundle.join("criu-work")
+        } else {
+            PathBuf::from(&opts.criu_work_path)
+        };
+        if !req.checkpoint.is_empty() {
+            // Nothing runs until Start restores it.
+            let restore_from = PathBuf::from(&req.checkpoint);
+            if !restore_from.is_dir() {
+                undo(mounted);
+                return Err(err(
+                    Code::INVALID_ARGUMENT,
+                    format!("checkpoint {}: not a directory", restore_from.display()),
+                ));
+            }
+            let init = Proc {
+                pid: 0,
+                status: Status::Created,
+                stdio: paths.clone(),
+                io: IoHandles::default(),
+                spec: None,
+            };
+            g.containers.insert(
+                req.id.clone(),
+                Container {
+                    id: req.id.clone(),
+                    bundle,
+                    runtime: rt,
+                    rootfs_mounted: mounted,
+                    restore_from: Some(restore_from),
+                    criu_work,
+                    procs: HashMap::from([(String::new(), init)]),
+                },
+            );
+            self.publish(Event::new(&task_create(req, &paths, 0)));
+            return Ok(0);
+        }
         let log = self.log_context(&req.id);
         let io = match spawn_with_io(&paths, &log, |pio, console| {
             rt.create(&req.id, &bundle, &pid_file, console, pio)
@@ -229,6 +272,8 @@ impl Service {
                 bundle,
                 runtime: rt,
                 rootfs_mounted: mounted,
+                restore_from: None,
+                criu_work,
                 procs,
             },
         );
@@ -238,19 +283,7 @@ impl Service {
             eprintln!("create {}: no OOM events: {e}", req.id);
         }
 
-        let mut ev = TaskCreate::new();
-        ev.container_id = req.id.clone();
-        ev.bundle = req.bundle.clone();
-        ev.rootfs = req.rootfs.clone();
-        let mut tio = TaskIO::new();
-        tio.stdin = paths.stdin;
-        tio.stdout = paths.stdout;
-        tio.stderr = paths.stderr;
-        tio.terminal = paths.terminal;
-        ev.io = MessageField::some(tio);
-        ev.checkpoint = req.checkpoint.clone();
-        ev.pid = pid;
-        self.publish(Event::new(&ev));
+        self.publish(Event::new(&task_create(req, &paths, pid)));
         if let Some(e) = early {
             self.finish(&mut g, &key, e);
         }
@@ -268,6 +301,9 @@ impl Service {
             ));
         }
         let key = ProcKey::new(&req.id, &req.exec_id);
+        if key.is_init() && c.restore_from.is_some() {
+            return self.restore_init(&mut g, &req.id);
+        }
         if key.is_init() {
             let pid = p.pid;
             c.runtime.start(&c.id).map_err(|e| err(Code::UNKNOWN, e))?;
@@ -304,6 +340,45 @@ impl Service {
         self.publish(Event::new(&ev));
         if let Some(e) = early {
             self.finish(&mut g, &key, e);
+        }
+        Ok(pid)
+    }
+
+    /// Start of a container created from a checkpoint: `restore --detach` with the init's
+    /// stdio, then it is running (TaskStart) and watched like a started init.
+    fn restore_init(&self, g: &mut Inner, id: &str) -> ttrpc::Result<u32> {
+        let c = g.container(id)?;
+        let p = c.proc("")?;
+        let r = Restore {
+            bundle: c.bundle.clone(),
+            image: c.restore_from.clone().unwrap_or_default(),
+            work: c.criu_work.clone(),
+            pid_file: c.bundle.join("init.pid"),
+        };
+        let _ = std::fs::remove_file(&r.pid_file);
+        let paths = p.stdio.clone();
+        let log = self.log_context(id);
+        let io = spawn_with_io(&paths, &log, |pio, console| {
+            c.runtime.restore(id, &r, console, pio)
+        })?;
+        let pid = read_pid(&r.pid_file)?;
+        let c = g.container_mut(id)?;
+        c.restore_from = None;
+        let p = c.proc_mut("")?;
+        p.pid = pid;
+        p.io = io;
+        p.status = Status::Running;
+        let key = ProcKey::new(id, "");
+        let early = g.table.learn(&key, pid);
+        if let Err(e) = self.oom.watch(id, pid) {
+            eprintln!("restore {id}: no OOM events: {e}");
+        }
+        let mut ev = TaskStart::new();
+        ev.container_id = id.to_string();
+        ev.pid = pid;
+        self.publish(Event::new(&ev));
+        if let Some(e) = early {
+            self.finish(g, &key, e);
         }
         Ok(pid)
     }
@@ -364,6 +439,23 @@ impl Service {
         r.exited_at = ts(exit.at);
         Ok(r)
     }
+}
+
+/// The TaskCreate event of a Create (pid 0 for one from a checkpoint, restored at Start).
+fn task_create(req: &api::CreateTaskRequest, paths: &StdioPaths, pid: u32) -> TaskCreate {
+    let mut ev = TaskCreate::new();
+    ev.container_id = req.id.clone();
+    ev.bundle = req.bundle.clone();
+    ev.rootfs = req.rootfs.clone();
+    let mut tio = TaskIO::new();
+    tio.stdin = paths.stdin.clone();
+    tio.stdout = paths.stdout.clone();
+    tio.stderr = paths.stderr.clone();
+    tio.terminal = paths.terminal;
+    ev.io = MessageField::some(tio);
+    ev.checkpoint = req.checkpoint.clone();
+    ev.pid = pid;
+    ev
 }
 
 /// Set up stdio (pipes or console socket), run `f`, and wire the terminal if any.

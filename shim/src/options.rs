@@ -66,6 +66,31 @@ pub fn decode(type_url: &str, value: &[u8]) -> Result<RuncOptions, OptionsError>
     })
 }
 
+/// containerd.runc.v1.CheckpointOptions, which containerd sends with a Checkpoint task call.
+pub type CheckpointOptions = containerd_shim_protos::shim::oci::CheckpointOptions;
+
+const CHECKPOINT_OPTIONS_URLS: &[&str] = &[
+    "containerd.runc.v1.CheckpointOptions",
+    "type.googleapis.com/containerd.runc.v1.CheckpointOptions",
+];
+
+/// Decode a Checkpoint call's `options`; none means the defaults (leave running, no extras).
+pub fn decode_checkpoint(type_url: &str, value: &[u8]) -> Result<CheckpointOptions, OptionsError> {
+    if type_url.is_empty() && value.is_empty() {
+        return Ok(CheckpointOptions::default());
+    }
+    if !CHECKPOINT_OPTIONS_URLS.contains(&type_url) {
+        return Err(OptionsError(format!(
+            "checkpoint options: unsupported type {type_url:?} (expected containerd.runc.v1.CheckpointOptions)"
+        )));
+    }
+    CheckpointOptions::parse_from_bytes(value).map_err(|e| {
+        OptionsError(format!(
+            "checkpoint options: malformed containerd.runc.v1.CheckpointOptions: {e}"
+        ))
+    })
+}
+
 /// `runtimeoptions.v1.Options` wire format: (type_url, config_path). Unknown fields are skipped.
 pub fn decode_cri_options(value: &[u8]) -> Result<(String, String), OptionsError> {
     let bad = |e: protobuf::Error| {
@@ -141,6 +166,33 @@ pub fn parse_toml_options(text: &str) -> Result<RuncOptions, OptionsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// CheckpointOptions as containerd writes them (field numbers of oci.proto, by hand).
+    #[test]
+    fn decodes_checkpoint_options_wire_format() {
+        let mut bytes = Vec::new();
+        {
+            let mut os = protobuf::CodedOutputStream::vec(&mut bytes);
+            os.write_bool(1, true).unwrap(); // exit
+            os.write_bool(2, true).unwrap(); // open_tcp
+            os.write_string(6, "network").unwrap(); // empty_namespaces
+            os.write_string(7, "soft").unwrap(); // cgroups_mode
+            os.write_string(8, "/img").unwrap(); // image_path
+            os.write_string(9, "/work").unwrap(); // work_path
+            os.flush().unwrap();
+        }
+        let o = decode_checkpoint("containerd.runc.v1.CheckpointOptions", &bytes).unwrap();
+        assert!(o.exit && o.open_tcp && !o.external_unix_sockets && !o.terminal);
+        assert_eq!(o.empty_namespaces, ["network"]);
+        assert_eq!(
+            (o.cgroups_mode.as_str(), o.image_path.as_str()),
+            ("soft", "/img")
+        );
+        assert_eq!(o.work_path, "/work");
+        assert!(!decode_checkpoint("", &[]).unwrap().exit);
+        let e = decode_checkpoint("containerd.runc.v1.Options", &bytes).unwrap_err();
+        assert!(e.0.contains("CheckpointOptions"), "{}", e.0);
+    }
 
     #[test]
     fn empty_means_defaults() {

@@ -31,6 +31,31 @@ pub struct ProcIo {
     pub stderr: Option<File>,
 }
 
+/// What a Checkpoint asks of the runtime (containerd.runc.v1.CheckpointOptions and the path).
+#[derive(Debug, Default)]
+pub struct Checkpoint {
+    pub image: PathBuf,
+    pub work: PathBuf,
+    /// Stop the container after the dump; else it is left running.
+    pub exit: bool,
+    pub open_tcp: bool,
+    pub external_unix_sockets: bool,
+    pub terminal: bool,
+    pub file_locks: bool,
+    pub empty_namespaces: Vec<String>,
+    pub cgroups_mode: String,
+}
+
+/// Where a restore comes from and goes to.
+#[derive(Debug)]
+pub struct Restore {
+    pub bundle: PathBuf,
+    /// The checkpoint's CRIU images (CreateTaskRequest.checkpoint).
+    pub image: PathBuf,
+    pub work: PathBuf,
+    pub pid_file: PathBuf,
+}
+
 pub struct Runtime {
     pub binary: PathBuf,
     pub root: PathBuf,
@@ -145,6 +170,68 @@ impl Runtime {
         let pr = process.to_string_lossy();
         let p = pid_file.to_string_lossy();
         let mut args = vec!["exec", "--detach", "--pid-file", &p, "--process", &pr];
+        let c;
+        if let Some(cs) = console {
+            c = cs.to_string_lossy();
+            args.extend(["--console-socket", &c]);
+        }
+        args.push(id);
+        self.run(&args, Some(io), false).map(drop)
+    }
+
+    /// `checkpoint` with runc's flags (what containerd's CheckpointOptions ask for).
+    pub fn checkpoint(&self, id: &str, c: &Checkpoint) -> Result<()> {
+        let mut args: Vec<String> = vec![
+            "checkpoint".into(),
+            "--image-path".into(),
+            c.image.to_string_lossy().into_owned(),
+            "--work-path".into(),
+            c.work.to_string_lossy().into_owned(),
+        ];
+        for (on, flag) in [
+            (!c.exit, "--leave-running"),
+            (c.open_tcp, "--tcp-established"),
+            (c.external_unix_sockets, "--ext-unix-sk"),
+            (c.terminal, "--shell-job"),
+            (c.file_locks, "--file-locks"),
+        ] {
+            if on {
+                args.push(flag.into());
+            }
+        }
+        for ns in &c.empty_namespaces {
+            args.extend(["--empty-ns".into(), ns.clone()]);
+        }
+        if !c.cgroups_mode.is_empty() {
+            args.extend(["--manage-cgroups-mode".into(), c.cgroups_mode.clone()]);
+        }
+        args.push(id.into());
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.run(&a, None, false).map(drop)
+    }
+
+    /// `restore --detach` of the checkpoint `r.image` as container `id`, with the process's
+    /// stdio (or console socket) and its pid in `r.pid_file`; the shim stays the subreaper.
+    pub fn restore(&self, id: &str, r: &Restore, console: Option<&Path>, io: ProcIo) -> Result<()> {
+        let (b, i, w, p) = (
+            r.bundle.to_string_lossy(),
+            r.image.to_string_lossy(),
+            r.work.to_string_lossy(),
+            r.pid_file.to_string_lossy(),
+        );
+        let mut args = vec![
+            "restore",
+            "--detach",
+            "--no-subreaper",
+            "--bundle",
+            &b,
+            "--image-path",
+            &i,
+            "--work-path",
+            &w,
+            "--pid-file",
+            &p,
+        ];
         let c;
         if let Some(cs) = console {
             c = cs.to_string_lossy();

@@ -144,11 +144,76 @@ impl Task for Service {
         Ok(Empty::new())
     }
 
-    fn checkpoint(&self, _: &TtrpcContext, _: api::CheckpointTaskRequest) -> ttrpc::Result<Empty> {
-        Err(err(
-            Code::UNIMPLEMENTED,
-            "checkpoint is not supported by containerd-shim-hull-v2",
-        ))
+    fn checkpoint(
+        &self,
+        _: &TtrpcContext,
+        req: api::CheckpointTaskRequest,
+    ) -> ttrpc::Result<Empty> {
+        let g = self.lock();
+        let c = g.container(&req.id)?;
+        let p = c.proc("")?;
+        if !matches!(p.status, Status::Running | Status::Paused) {
+            return Err(err(
+                Code::FAILED_PRECONDITION,
+                format!(
+                    "container {} is {:?}: only a running one can be checkpointed",
+                    c.id, p.status
+                ),
+            ));
+        }
+        let (url, value) = req
+            .options
+            .as_ref()
+            .map(|a| (a.type_url.as_str(), a.value.as_slice()))
+            .unwrap_or(("", &[]));
+        let o = crate::options::decode_checkpoint(url, value)
+            .map_err(|e| err(Code::INVALID_ARGUMENT, e.0))?;
+        let image = if o.image_path.is_empty() {
+            req.path.clone()
+        } else {
+            o.image_path.clone()
+        };
+        if image.is_empty() {
+            return Err(err(
+                Code::INVALID_ARGUMENT,
+                "checkpoint: neither path nor options.image_path names where the images go",
+            ));
+        }
+        // A work path containerd names is kept (it holds CRIU's logs); the shim's own goes.
+        let own_work = o.work_path.is_empty();
+        let work = if own_work {
+            c.criu_work.clone()
+        } else {
+            o.work_path.clone().into()
+        };
+        let ck = runtime::Checkpoint {
+            image: image.into(),
+            work: work.clone(),
+            exit: o.exit,
+            open_tcp: o.open_tcp,
+            external_unix_sockets: o.external_unix_sockets,
+            terminal: o.terminal,
+            file_locks: o.file_locks,
+            empty_namespaces: o.empty_namespaces.clone(),
+            cgroups_mode: o.cgroups_mode.clone(),
+        };
+        let r = c.runtime.checkpoint(&c.id, &ck);
+        if let Err(e) = r {
+            // As runc's shim: CRIU's log survives in the bundle, named in the error.
+            let kept = c.bundle.join("criu-dump.log");
+            let note = match std::fs::copy(work.join("dump.log"), &kept) {
+                Ok(_) => format!(" (CRIU log: {})", kept.display()),
+                Err(_) => String::new(),
+            };
+            if own_work {
+                let _ = std::fs::remove_dir_all(&work);
+            }
+            return Err(err(Code::UNKNOWN, format!("{e}{note}")));
+        }
+        if own_work {
+            let _ = std::fs::remove_dir_all(&work);
+        }
+        Ok(Empty::new())
     }
 
     fn kill(&self, _: &TtrpcContext, req: api::KillRequest) -> ttrpc::Result<Empty> {
