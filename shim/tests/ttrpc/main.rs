@@ -411,6 +411,7 @@ fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
 }
 
 mod cgroups;
+mod checkpoint;
 mod logging;
 mod pods;
 mod task;
