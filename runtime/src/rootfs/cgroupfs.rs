@@ -28,7 +28,10 @@ pub(super) fn mount_cgroup(
             None,
             what,
         )
-        .or_else(|e| bind_host_hierarchy(e, "/sys/fs/cgroup", root, dest, flags, what));
+        .or_else(|e| {
+            let under = target_fd.as_fd();
+            bind_host_hierarchy(e, "/sys/fs/cgroup", root, dest, under, flags, what)
+        });
     }
     sys::mount(
         Some(c"tmpfs"),
@@ -57,7 +60,7 @@ pub(super) fn mount_cgroup(
         )
         .or_else(|e| {
             let host = format!("/sys/fs/cgroup/{}", h.name);
-            bind_host_hierarchy(e, &host, root, &sub, flags, what)
+            bind_host_hierarchy(e, &host, root, &sub, fd.as_fd(), flags, what)
         })?;
         // cpu,cpuacct co-mounts get the per-controller symlinks runc creates.
         if h.name.contains(',') {
@@ -89,14 +92,15 @@ pub(super) fn mount_cgroup(
 }
 
 /// A `cgroup` mount refused in a user namespace that owns no cgroup namespace (rootless podman on
-/// a v1 or hybrid host, as `cgroupns=host`): bind the host's hierarchy `host` onto `dest` instead,
-/// then give it the mount's `flags` (read-only etc.) with a bind remount, as runc does. Outside a
-/// user namespace the error stands.
+/// a v1 or hybrid host, as `cgroupns=host`): bind the host's hierarchy `host` onto `dest` (in
+/// `root`, already opened as `under`) instead, then give it the mount's `flags` (read-only etc.)
+/// with a bind remount, as runc does. Outside a user namespace the error stands.
 fn bind_host_hierarchy(
     err: Error,
     host: &str,
     root: BorrowedFd,
     dest: &str,
+    under: BorrowedFd,
     flags: libc::c_ulong,
     what: &dyn Fn() -> String,
 ) -> Result<()> {
@@ -104,8 +108,6 @@ fn bind_host_hierarchy(
         return Err(err);
     }
     let src = cstr(host)?;
-    let under = open_in_root(root, dest, libc::O_PATH)
-        .map_err(|e| Error::sys(format!("open {dest}"), e))?;
     let bind = libc::MS_BIND | libc::MS_REC;
     sys::mount(
         Some(&src),
