@@ -204,67 +204,45 @@ impl Service {
         } else {
             PathBuf::from(&opts.criu_work_path)
         };
-        if !req.checkpoint.is_empty() {
-            // Nothing runs until Start restores it.
-            let restore_from = PathBuf::from(&req.checkpoint);
-            if !restore_from.is_dir() {
+        // From a checkpoint nothing runs until Start restores it: pid 0, no stdio yet.
+        let restore_from = (!req.checkpoint.is_empty()).then(|| PathBuf::from(&req.checkpoint));
+        let (pid, io) = match &restore_from {
+            Some(dir) if !dir.is_dir() => {
                 undo(mounted);
                 return Err(err(
                     Code::INVALID_ARGUMENT,
-                    format!("checkpoint {}: not a directory", restore_from.display()),
+                    format!("checkpoint {}: not a directory", dir.display()),
                 ));
             }
-            let init = Proc {
-                pid: 0,
-                status: Status::Created,
-                stdio: paths.clone(),
-                io: IoHandles::default(),
-                spec: None,
-            };
-            g.containers.insert(
-                req.id.clone(),
-                Container {
-                    id: req.id.clone(),
-                    bundle,
-                    runtime: rt,
-                    rootfs_mounted: mounted,
-                    restore_from: Some(restore_from),
-                    criu_work,
-                    procs: HashMap::from([(String::new(), init)]),
-                },
-            );
-            self.publish(Event::new(&task_create(req, &paths, 0)));
-            return Ok(0);
-        }
-        let log = self.log_context(&req.id);
-        let io = match spawn_with_io(&paths, &log, |pio, console| {
-            rt.create(&req.id, &bundle, &pid_file, console, pio)
-        }) {
-            Ok(io) => io,
-            Err(e) => {
-                undo(mounted);
-                return Err(e);
+            Some(_) => (0, IoHandles::default()),
+            None => {
+                let log = self.log_context(&req.id);
+                let io = match spawn_with_io(&paths, &log, |pio, console| {
+                    rt.create(&req.id, &bundle, &pid_file, console, pio)
+                }) {
+                    Ok(io) => io,
+                    Err(e) => {
+                        undo(mounted);
+                        return Err(e);
+                    }
+                };
+                match read_pid(&pid_file) {
+                    Ok(p) => (p, io),
+                    Err(e) => {
+                        let _ = rt.delete(&req.id, true);
+                        undo(mounted);
+                        return Err(e);
+                    }
+                }
             }
         };
-        let pid = match read_pid(&pid_file) {
-            Ok(p) => p,
-            Err(e) => {
-                let _ = rt.delete(&req.id, true);
-                undo(mounted);
-                return Err(e);
-            }
+        let init = Proc {
+            pid,
+            status: Status::Created,
+            stdio: paths.clone(),
+            io,
+            spec: None,
         };
-        let mut procs = HashMap::new();
-        procs.insert(
-            String::new(),
-            Proc {
-                pid,
-                status: Status::Created,
-                stdio: paths.clone(),
-                io,
-                spec: None,
-            },
-        );
         g.containers.insert(
             req.id.clone(),
             Container {
@@ -272,15 +250,18 @@ impl Service {
                 bundle,
                 runtime: rt,
                 rootfs_mounted: mounted,
-                restore_from: None,
+                restore_from,
                 criu_work,
-                procs,
+                procs: HashMap::from([(String::new(), init)]),
             },
         );
         let key = ProcKey::new(&req.id, "");
-        let early = g.table.learn(&key, pid);
-        if let Err(e) = self.oom.watch(&req.id, pid) {
-            eprintln!("create {}: no OOM events: {e}", req.id);
+        let mut early = None;
+        if pid != 0 {
+            early = g.table.learn(&key, pid);
+            if let Err(e) = self.oom.watch(&req.id, pid) {
+                eprintln!("create {}: no OOM events: {e}", req.id);
+            }
         }
 
         self.publish(Event::new(&task_create(req, &paths, pid)));

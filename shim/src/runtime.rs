@@ -139,6 +139,24 @@ impl Runtime {
         Ok(out.stdout)
     }
 
+    /// A verb that starts a container process: `args`, then `--console-socket` when the
+    /// process has a terminal, then the container id; the process gets `io`.
+    fn run_process(
+        &self,
+        args: &[&str],
+        console: Option<&Path>,
+        id: &str,
+        io: ProcIo,
+    ) -> Result<()> {
+        let console = console.map(Path::to_string_lossy);
+        let mut all = args.to_vec();
+        if let Some(c) = &console {
+            all.extend(["--console-socket", c]);
+        }
+        all.push(id);
+        self.run(&all, Some(io), false).map(drop)
+    }
+
     pub fn create(
         &self,
         id: &str,
@@ -149,14 +167,8 @@ impl Runtime {
     ) -> Result<()> {
         let b = bundle.to_string_lossy();
         let p = pid_file.to_string_lossy();
-        let mut args = vec!["create", "--bundle", &b, "--pid-file", &p];
-        let c;
-        if let Some(cs) = console {
-            c = cs.to_string_lossy();
-            args.extend(["--console-socket", &c]);
-        }
-        args.push(id);
-        self.run(&args, Some(io), false).map(drop)
+        let args = ["create", "--bundle", &b, "--pid-file", &p];
+        self.run_process(&args, console, id, io)
     }
 
     pub fn exec(
@@ -169,14 +181,8 @@ impl Runtime {
     ) -> Result<()> {
         let pr = process.to_string_lossy();
         let p = pid_file.to_string_lossy();
-        let mut args = vec!["exec", "--detach", "--pid-file", &p, "--process", &pr];
-        let c;
-        if let Some(cs) = console {
-            c = cs.to_string_lossy();
-            args.extend(["--console-socket", &c]);
-        }
-        args.push(id);
-        self.run(&args, Some(io), false).map(drop)
+        let args = ["exec", "--detach", "--pid-file", &p, "--process", &pr];
+        self.run_process(&args, console, id, io)
     }
 
     /// `checkpoint` with runc's flags (what containerd's CheckpointOptions ask for).
@@ -219,7 +225,7 @@ impl Runtime {
             r.work.to_string_lossy(),
             r.pid_file.to_string_lossy(),
         );
-        let mut args = vec![
+        let args = [
             "restore",
             "--detach",
             "--no-subreaper",
@@ -232,13 +238,7 @@ impl Runtime {
             "--pid-file",
             &p,
         ];
-        let c;
-        if let Some(cs) = console {
-            c = cs.to_string_lossy();
-            args.extend(["--console-socket", &c]);
-        }
-        args.push(id);
-        self.run(&args, Some(io), false).map(drop)
+        self.run_process(&args, console, id, io)
     }
 
     pub fn start(&self, id: &str) -> Result<()> {
