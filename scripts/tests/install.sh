@@ -10,14 +10,8 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 t=$(mktemp -d /tmp/hull-install-test.XXXXXX)
 trap 'rm -rf "$t"' EXIT
 d=$t/dest
-failed=0 n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-notok() { n=$((n + 1)); failed=1; echo "not ok $n - $*"; }
-check() { # check DESCRIPTION CMD...
-    local what=$1
-    shift
-    if "$@" >"$t/out" 2>&1; then ok "$what"; else notok "$what"; sed 's/^/#   /' "$t/out"; fi
-}
+# shellcheck source=scripts/tests/tap.sh
+. "$repo/scripts/tests/tap.sh"
 
 if ! make -C "$repo" --no-print-directory install DESTDIR="$d" PREFIX=/usr >"$t/make.log" 2>&1; then
     echo "not ok 1 - make install DESTDIR=$d PREFIX=/usr"

@@ -25,14 +25,8 @@ uid=$((40000 + $$ % 10000))
 deleg=/sys/fs/cgroup/hull-deleg-$$
 t=$(mktemp -d /tmp/hull-rlv2.XXXXXX)
 chmod 755 "$t"
-failed=0 n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-notok() { n=$((n + 1)); failed=1; echo "not ok $n - $*"; }
-check() { # check DESCRIPTION CMD...
-    local what=$1
-    shift
-    if "$@" >"$t/out" 2>&1; then ok "$what"; else notok "$what"; sed 's/^/#   /' "$t/out"; fi
-}
+# shellcheck source=scripts/tests/tap.sh
+. "$repo/scripts/tests/tap.sh"
 as_user() { # CMD... as uid/gid $uid, no supplementary groups, its own XDG_RUNTIME_DIR
     setpriv --reuid "$uid" --regid "$uid" --clear-groups --inh-caps=-all \
         env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$t/home" XDG_RUNTIME_DIR="$t/xdg" "$@"

@@ -28,14 +28,8 @@ home=$t/home
 xdg=$t/xdg
 # A subordinate range of the user's own, away from other helpers' (pid-derived, 64Ki ids).
 sub=$((300000000 + ($$ % 10000) * 65536))
-failed=0 n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-notok() { n=$((n + 1)); failed=1; echo "not ok $n - $*"; }
-check() { # check DESCRIPTION CMD...
-    local what=$1
-    shift
-    if "$@" >"$t/out" 2>&1; then ok "$what"; else notok "$what"; sed 's/^/#   /' "$t/out"; fi
-}
+# shellcheck source=scripts/tests/tap.sh
+. "$repo/scripts/tests/tap.sh"
 
 cleanup() {
     if id "$user" >/dev/null 2>&1; then
@@ -113,10 +107,15 @@ check "the init is gone after kill" sh -c "! kill -0 $pid 2>/dev/null"
 check "delete" hull delete "$id1"
 check "no state dir left" test ! -e "$xdg/hull/$id1"
 
+# A bundle dir of the user's sharing the first bundle's rootfs (config.json written after).
+user_bundle() {
+    as_user mkdir -p "$1"
+    as_user ln -s ../b/rootfs "$1/rootfs"
+}
+
 # Several ranges: root = the user, 1..65536 = its subordinate ids, through newuidmap/newgidmap.
 b2=$home/b2
-as_user mkdir -p "$b2"
-as_user ln -s ../b/rootfs "$b2/rootfs"
+user_bundle "$b2"
 as_user python3 - "$b/config.json" "$b2/config.json" "$uid" "$gid" "$sub" <<'PY'
 import json, sys
 c = json.load(open(sys.argv[1]))
@@ -140,8 +139,7 @@ hull delete -f "$id2" >/dev/null 2>&1
 # user namespace without a cgroup namespace: the kernel refuses a fresh v1 mount there, so each
 # host hierarchy is bound instead and made read-only.
 b4=$home/b4
-as_user mkdir -p "$b4"
-as_user ln -s ../b/rootfs "$b4/rootfs"
+user_bundle "$b4"
 as_user python3 - "$b/config.json" "$b4/config.json" <<'PY'
 import json, sys
 c = json.load(open(sys.argv[1]))
@@ -164,8 +162,7 @@ hull delete -f "$id4" >/dev/null 2>&1
 
 # Bad input: a range outside the user's /etc/subuid.
 b3=$home/b3
-as_user mkdir -p "$b3"
-as_user ln -s ../b/rootfs "$b3/rootfs"
+user_bundle "$b3"
 as_user python3 - "$b/config.json" "$b3/config.json" "$uid" "$sub" <<'PY'
 import json, sys
 c = json.load(open(sys.argv[1]))
