@@ -316,6 +316,12 @@ pub fn cases() -> Vec<Case> {
             );
             Ok(())
         }),
+        case(P, "session-leader-without-terminal", |c| {
+            // runc's init always calls setsid (CRIU refuses a session led from outside).
+            let r = report_of(c, |_| {})?;
+            check_eq!(r["sid"], r["pid"], "session id vs pid without a terminal");
+            Ok(())
+        }),
         case(P, "no-new-privileges-true", |c| {
             let r = report_of(c, |cfg| cfg["process"]["noNewPrivileges"] = json!(true))?;
             check_eq!(r["no_new_privs"].as_str().unwrap_or(""), "1", "NoNewPrivs");

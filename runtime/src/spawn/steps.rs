@@ -150,9 +150,19 @@ pub fn prepare<'a>(
     preserve_fds: i32,
     sock: BorrowedFd,
 ) -> Result<Prepared<'a>> {
-    if let Some(c) = console {
-        step("console");
-        setup_console(c)?;
+    match console {
+        Some(c) => {
+            step("console");
+            setup_console(c)?;
+        }
+        None => {
+            // A session (and process group) of its own, as runc's init and exec processes
+            // always get: the caller's session lies outside the container (CRIU refuses to
+            // dump a task whose session leader is outside its pid namespace). EPERM, when
+            // already a group leader, leaves things as they are.
+            // SAFETY: setsid has no arguments.
+            unsafe { libc::setsid() };
+        }
     }
     if let Some(adj) = p.oom_score_adj {
         step("oomScoreAdj");
