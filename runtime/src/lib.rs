@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod container;
+pub mod criu;
 pub mod error;
 pub mod failpoint;
 pub mod guard;

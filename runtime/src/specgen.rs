@@ -171,7 +171,9 @@ pub fn features() -> serde_json::Value {
             "mountExtensions": {"idmap": {"enabled": true}}
         },
         "annotations": {
-            "io.github.hull.version": env!("CARGO_PKG_VERSION")
+            "io.github.hull.version": env!("CARGO_PKG_VERSION"),
+            // As runc says it: checkpoint/restore are built in (they need criu at run time).
+            "org.opencontainers.runc.checkpoint.enabled": "true"
         }
     })
 }
@@ -199,6 +201,15 @@ mod tests {
             let m = crate::rootfs::parse_options(&[o.to_string()]);
             assert!(m.idmap && m.data.is_empty(), "{o}");
         }
+    }
+
+    #[test]
+    fn features_say_checkpoint_is_built_in_as_runc_does() {
+        let f = features();
+        assert_eq!(
+            f["annotations"]["org.opencontainers.runc.checkpoint.enabled"],
+            "true"
+        );
     }
 
     #[test]

@@ -1,9 +1,8 @@
-//! The small lifecycle verbs — `start`, `kill`, `delete`, `pause`, `resume` — and `checkpoint` /
-//! `restore`, which hull accepts only to say they are not supported.
+//! The small lifecycle verbs: `start`, `kill`, `delete`, `pause`, `resume`.
 
 use super::table::{switch, Verb};
 use crate::container::{self, Store};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 pub(super) const START: Verb = Verb {
     name: "start",
@@ -54,24 +53,6 @@ pub(super) const RESUME: Verb = Verb {
     hidden: false,
 };
 
-pub(super) const CHECKPOINT: Verb = Verb {
-    name: "checkpoint",
-    about: "Checkpointing is not supported",
-    flags: &[],
-    args: &[],
-    rest: Some("args"),
-    hidden: true,
-};
-
-pub(super) const RESTORE: Verb = Verb {
-    name: "restore",
-    about: "Restoring is not supported",
-    flags: &[],
-    args: &[],
-    rest: Some("args"),
-    hidden: true,
-};
-
 pub(super) fn start(store: &Store, id: &str) -> Result<i32> {
     container::start::start(store, id).map(|_| 0)
 }
@@ -91,10 +72,4 @@ pub(super) fn pause(store: &Store, id: &str) -> Result<i32> {
 
 pub(super) fn resume(store: &Store, id: &str) -> Result<i32> {
     container::pause::resume(store, id).map(|_| 0)
-}
-
-pub(super) fn not_supported(verb: &str) -> Result<i32> {
-    Err(Error::invalid(format!(
-        "{verb}: not supported by this version of hull"
-    )))
 }

@@ -15,6 +15,7 @@
 //! follow positional arguments, except in the trailing command of `exec` and `ps`, which is taken
 //! verbatim.
 
+mod checkpoint;
 mod create;
 mod exec;
 mod help;
@@ -64,8 +65,11 @@ const GLOBAL: &[Flag] = &[
         ),
         &["true", "false", "auto"],
     ),
-    // Accepted for runc compatibility; checkpointing is not supported.
-    value("criu", None, ""),
+    value(
+        "criu",
+        None,
+        "Path to the criu binary (checkpoint, restore)",
+    ),
 ];
 
 /// Global flags that may not follow the verb (`spec --rootless` is the verb's own switch).
@@ -88,8 +92,8 @@ const VERBS: &[Verb] = &[
     lifecycle::RESUME,
     query::EVENTS,
     update::UPDATE,
-    lifecycle::CHECKPOINT,
-    lifecycle::RESTORE,
+    checkpoint::CHECKPOINT,
+    checkpoint::RESTORE,
 ];
 
 const TABLES: Tables = Tables {
@@ -111,7 +115,7 @@ pub struct Cli {
     pub systemd_cgroup: bool,
     /// Rootless mode: true, false or auto.
     pub rootless: String,
-    /// Accepted for runc compatibility; checkpointing is not supported.
+    /// The criu binary (default: `criu` on PATH).
     pub criu: Option<String>,
     pub cmd: Cmd,
 }
@@ -166,12 +170,8 @@ pub enum Cmd {
         id: String,
     },
     Update(UpdateArgs),
-    Checkpoint {
-        rest: Vec<String>,
-    },
-    Restore {
-        rest: Vec<String>,
-    },
+    Checkpoint(crate::container::checkpoint::CheckpointArgs),
+    Restore(crate::container::restore::RestoreArgs),
 }
 
 /// What the command line asks for.
@@ -266,12 +266,8 @@ fn build(verb: &Verb, m: &Matches) -> std::result::Result<Cmd, UsageError> {
             id: id(),
         },
         "update" => Cmd::Update(update::flags(m)),
-        "checkpoint" => Cmd::Checkpoint {
-            rest: m.rest.clone(),
-        },
-        "restore" => Cmd::Restore {
-            rest: m.rest.clone(),
-        },
+        "checkpoint" => Cmd::Checkpoint(checkpoint::checkpoint_flags(m)?),
+        "restore" => Cmd::Restore(checkpoint::restore_flags(m)?),
         other => unreachable!("verb {other} is in VERBS but not built"),
     })
 }
@@ -317,7 +313,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             id,
         } => query::events(&store, &id, &interval, stats),
         Cmd::Update(u) => update::update(&store, u),
-        Cmd::Checkpoint { .. } => lifecycle::not_supported("checkpoint"),
-        Cmd::Restore { .. } => lifecycle::not_supported("restore"),
+        Cmd::Checkpoint(a) => checkpoint::checkpoint(&store, a, cli.criu),
+        Cmd::Restore(a) => checkpoint::restore(&store, a, cli.criu, systemd),
     }
 }

@@ -227,10 +227,34 @@ fn other_verbs() {
     assert!(matches!(cli(&["pause", "c"]).cmd, Cmd::Pause { .. }));
     assert!(matches!(cli(&["resume", "c"]).cmd, Cmd::Resume { .. }));
     assert!(matches!(cli(&["start", "c"]).cmd, Cmd::Start { .. }));
-    let Cmd::Checkpoint { rest } = cli(&["checkpoint", "--image-path", "/x", "c"]).cmd else {
+    let Cmd::Checkpoint(a) = cli(&[
+        "checkpoint",
+        "--image-path",
+        "/x",
+        "--leave-running",
+        "--empty-ns",
+        "network",
+        "--page-server",
+        "h:9",
+        "c",
+    ])
+    .cmd
+    else {
         panic!()
     };
-    assert_eq!(rest, ["--image-path", "/x", "c"]);
+    assert_eq!(a.id, "c");
+    assert_eq!(a.common.image_path, std::path::Path::new("/x"));
+    assert!(a.leave_running && !a.pre_dump);
+    assert_eq!(a.common.empty_ns, libc::CLONE_NEWNET as u32);
+    assert_eq!(a.page_server, Some(("h".to_string(), 9)));
+    let Cmd::Restore(r) = cli(&["restore", "-d", "-b", "/b", "--pid-file", "p", "c2"]).cmd else {
+        panic!()
+    };
+    assert!(r.detach && r.common.image_path == std::path::Path::new("checkpoint"));
+    assert_eq!((r.id.as_str(), r.bundle.to_str()), ("c2", Some("/b")));
+    assert!(err(&["checkpoint", "--manage-cgroups-mode", "x", "c"]).contains("soft, full"));
+    assert!(err(&["restore", "--empty-ns", "bogus", "c"]).contains("--empty-ns"));
+    assert!(err(&["checkpoint", "--page-server", "nope", "c"]).contains("--page-server"));
 }
 
 #[test]
@@ -252,7 +276,7 @@ fn help_and_version() {
     for v in VERBS.iter().filter(|v| !v.hidden) {
         assert!(h.contains(v.name), "{} missing from help", v.name);
     }
-    assert!(!h.contains("checkpoint") && h.contains("--root"));
+    assert!(h.contains("checkpoint") && h.contains("--root"));
     let h = printed(&["exec", "--help"]);
     assert!(h.contains("--console-socket") && h.contains("<container-id>"));
     assert_eq!(printed(&["help", "kill"]), printed(&["kill", "-h"]));

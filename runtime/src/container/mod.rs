@@ -1,5 +1,6 @@
 //! The container verbs. Each checks the state transition and refuses the wrong one clearly.
 
+pub mod checkpoint;
 pub mod create;
 pub mod delete;
 pub mod events;
@@ -8,6 +9,7 @@ pub mod kill;
 pub mod list;
 pub mod pause;
 pub mod ps;
+pub mod restore;
 pub mod run;
 pub mod start;
 pub mod state;
