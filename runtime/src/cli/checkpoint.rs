@@ -23,7 +23,7 @@ const COMMON: &[Flag] = &[
     value(
         "work-path",
         None,
-        "Directory for CRIU's work files and log (default: the image path; restore: the state dir)",
+        "Directory for CRIU's work files and log (default: the image path)",
     ),
     switch("tcp-established", None, "Allow open TCP connections"),
     switch("ext-unix-sk", None, "Allow external unix sockets"),

@@ -201,11 +201,9 @@ pub fn restore(store: &Store, a: &RestoreArgs) -> Result<i32> {
         },
     )?;
 
-    let work = a
-        .common
-        .work_path
-        .clone()
-        .unwrap_or_else(|| dir_path.join("criu.work"));
+    // As runc: the work dir (and so restore.log) defaults to the images directory, which
+    // outlives a failed restore (the state dir does not).
+    let work = a.common.work_path.clone().unwrap_or_else(|| images.clone());
     std::fs::create_dir_all(&work).map_err(|e| Error::io("--work-path: create", &work, e))?;
     let work_fd = criu::open_dir(&work, "--work-path")?;
 
