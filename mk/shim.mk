@@ -30,13 +30,13 @@ test-shim-v2: release rootfs
 	scripts/vm-run.sh env HULL_BIN=$(HULL) HULL_ROOTFS=$(ROOTFS) $$t --test-threads=1 $(SHIM_V2_FILTER)
 
 # The shim's Checkpoint and create-from-checkpoint (shim/tests/ttrpc/checkpoint.rs) in the VM,
-# whose 6.1 kernel CRIU 3.17 works on (on this host's 6.18 `criu check` fails). The runtime is
-# runc through options.BinaryName: hull's own checkpoint verb is not done yet (README).
+# whose 6.1 kernel CRIU 3.17 works on (on this host's 6.18 `criu check` fails), with hull's own
+# checkpoint/restore verbs as the runtime.
 .PHONY: test-shim-checkpoint
 test-shim-checkpoint: release rootfs
 	@t=$$($(CARGO) test -p containerd-shim-hull --test ttrpc --no-run --message-format=json \
 		| jq -r 'select(.reason == "compiler-artifact" and .profile.test == true and .executable != null) | .executable'); \
 	test -n "$$t" || { echo "no shim ttrpc test executable found" >&2; exit 1; }; \
-	scripts/vm-run.sh env CI=$${CI:-} HULL_BIN=/usr/sbin/runc HULL_ROOTFS=$(ROOTFS) $$t --test-threads=1 --nocapture checkpoint
+	scripts/vm-run.sh env CI=$${CI:-} HULL_BIN=$(HULL) HULL_ROOTFS=$(ROOTFS) $$t --test-threads=1 --nocapture checkpoint
 
 TEST_TARGETS += test-shim-checkpoint

@@ -112,6 +112,8 @@ fn run(plan: &InitPlan, sock: BorrowedFd) -> Result<Infallible> {
         })?;
     }
 
+    rootfs::devices::reopen_dev_null()?;
+
     // As runc: a missing process.cwd is created (as root, before the user switch).
     let cwd = &plan.process.cwd;
     if !cwd.is_empty() && cwd != "/" {
