@@ -83,6 +83,24 @@ fn rlimits() -> Value {
     Value::Object(m)
 }
 
+/// For each stdio fd: whether the mount it lies on (mnt_id in /proc/self/fdinfo) is one of this
+/// mount namespace's (an fd of the host's /dev/null is not; CRIU cannot dump such an fd).
+fn stdio_mounts_inside() -> Value {
+    let ids: Vec<String> = read_lossy("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split(' ').next().map(str::to_string))
+        .collect();
+    let inside = |fd: i32| {
+        read_lossy(&format!("/proc/self/fdinfo/{fd}"))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("mnt_id:").map(|v| v.trim().to_string()))
+            .map(|id| ids.contains(&id))
+    };
+    json!((0..3).map(inside).collect::<Vec<_>>())
+}
+
 fn mounts() -> Value {
     let mut v = Vec::new();
     for line in read_lossy("/proc/self/mountinfo")
@@ -230,6 +248,7 @@ fn report() -> Value {
         "no_new_privs": pick("NoNewPrivs"), "seccomp": pick("Seccomp"), "umask": pick("Umask"),
         "rlimits": rlimits(),
         "mounts": mounts(),
+        "stdio_mounts_inside": stdio_mounts_inside(),
         "devices": devices(),
         "hostname": hostname, "domainname": domainname,
         "cgroup": read_lossy("/proc/self/cgroup").unwrap_or_default(),

@@ -322,6 +322,17 @@ pub fn cases() -> Vec<Case> {
             check_eq!(r["sid"], r["pid"], "session id vs pid without a terminal");
             Ok(())
         }),
+        case(P, "stdio-dev-null-is-the-containers", |c| {
+            // The harness gives the runtime the host's /dev/null as stdin: runc reopens it as
+            // the container's /dev/null after pivot_root (no fd of the host's mount namespace).
+            let r = report_of(c, |_| {})?;
+            check_eq!(
+                r["stdio_mounts_inside"][0],
+                json!(true),
+                "fd 0's mount in the container's mount namespace"
+            );
+            Ok(())
+        }),
         case(P, "no-new-privileges-true", |c| {
             let r = report_of(c, |cfg| cfg["process"]["noNewPrivileges"] = json!(true))?;
             check_eq!(r["no_new_privs"].as_str().unwrap_or(""), "1", "NoNewPrivs");

@@ -272,7 +272,11 @@ pub fn reopen_dev_null() -> Result<()> {
     if fds.is_empty() {
         return Ok(());
     }
-    let f = match std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
+    let f = match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(Error::io("open", std::path::Path::new("/dev/null"), e)),
