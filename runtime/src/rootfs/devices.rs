@@ -202,6 +202,41 @@ pub fn create_symlinks(root: BorrowedFd, has_devpts: bool) -> Result<()> {
     Ok(())
 }
 
+/// After pivot_root, as runc: a stdio fd that is a /dev/null (an engine gives a container without
+/// stdin the host's) is replaced by the container's own /dev/null, so that no fd of the
+/// container names a file of the host's mount namespace (CRIU cannot dump one: "Can't lookup
+/// mount"). Three fstats when there is none; no /dev/null in the new root leaves them as they are.
+pub fn reopen_dev_null() -> Result<()> {
+    let null = libc::makedev(1, 3);
+    let is_null = |fd: i32| {
+        // SAFETY: a zeroed libc::stat is a valid value of that plain struct.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: fstat fills the struct we own; an unopened fd only makes it fail.
+        let rc = unsafe { libc::fstat(fd, &mut st) };
+        rc == 0 && st.st_mode & libc::S_IFMT == libc::S_IFCHR && st.st_rdev == null
+    };
+    let fds: Vec<i32> = (0..3).filter(|&fd| is_null(fd)).collect();
+    if fds.is_empty() {
+        return Ok(());
+    }
+    let f = match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io("open", std::path::Path::new("/dev/null"), e)),
+    };
+    for fd in fds {
+        // SAFETY: dup3 onto a stdio number this process owns; no close-on-exec (it is stdio).
+        if unsafe { libc::dup3(f.as_raw_fd(), fd, 0) } < 0 {
+            return Err(Error::sys("reopen /dev/null as stdio", Errno::last()));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,39 +288,4 @@ mod tests {
             .unwrap();
         assert!(plan(&[bad]).unwrap_err().to_string().contains("devices[0]"));
     }
-}
-
-/// After pivot_root, as runc: a stdio fd that is a /dev/null (an engine gives a container without
-/// stdin the host's) is replaced by the container's own /dev/null, so that no fd of the
-/// container names a file of the host's mount namespace (CRIU cannot dump one: "Can't lookup
-/// mount"). Three fstats when there is none; no /dev/null in the new root leaves them as they are.
-pub fn reopen_dev_null() -> Result<()> {
-    let null = libc::makedev(1, 3);
-    let is_null = |fd: i32| {
-        // SAFETY: fstat fills a plain struct; an unopened fd only makes it fail.
-        let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        (unsafe { libc::fstat(fd, &mut st) } == 0)
-            && st.st_mode & libc::S_IFMT == libc::S_IFCHR
-            && st.st_rdev == null
-    };
-    let fds: Vec<i32> = (0..3).filter(|&fd| is_null(fd)).collect();
-    if fds.is_empty() {
-        return Ok(());
-    }
-    let f = match std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/null")
-    {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(Error::io("open", std::path::Path::new("/dev/null"), e)),
-    };
-    for fd in fds {
-        // SAFETY: dup3 onto a stdio number this process owns; no close-on-exec (it is stdio).
-        if unsafe { libc::dup3(f.as_raw_fd(), fd, 0) } < 0 {
-            return Err(Error::sys("reopen /dev/null as stdio", Errno::last()));
-        }
-    }
-    Ok(())
 }
