@@ -60,6 +60,7 @@ hs_kill_sigkill() { hs_case cc_kill_sigkill; }
 hs_tty_run() { hs_case cc_tty_run; }
 hs_missing_binary() { hs_case cc_missing_binary; }
 hs_pod() { hs_case hs_pod_case; }
+hs_checkpoint() { hs_case hs_checkpoint_case; }
 
 # One shim per pod: a sandbox and three containers annotated as the CRI plugin does
 # (io.kubernetes.cri.sandbox-id / container-type) are all children of one shim process; a
@@ -108,6 +109,45 @@ hs_pod_case() {
     for id in $ids; do c container rm "$id"; done
 }
 
+# ctr c checkpoint --task (leaves it running) and ctr c restore --live: the restored task counts on
+# from the dumped value. CRIU 3.17 cannot start on every kernel (`criu check`): make
+# e2e-checkpoint runs this case in the VM.
+hs_checkpoint_case() {
+    command -v criu >/dev/null || ci_skip "criu missing (.ci/packages/checkpoint.txt)"
+    local why
+    why=$(criu check 2>&1) || skip "criu check fails on $(uname -r): $(echo "$why" | tail -n1) (make e2e-checkpoint runs it in the VM)"
+    local id=${CP}ck ref=localhost/hull-e2e-ckpt:$$
+    capture out crun_ -d "$CIMG" $id sh -c 'i=0; while :; do i=$((i+1)); echo $i >/dev/shm/n; sleep 0.1; done'
+    expect_eq "run -d exit code" "$out_rc" 0
+    sleep 2
+    capture out c container checkpoint --task $id $ref
+    expect_eq "ctr c checkpoint --task exit code" "$out_rc" 0
+    [ "$out_rc" = 0 ] || { echo "$out"; fail "checkpoint failed"; }
+    expect_eq "still running after the checkpoint" "$(ctask_status $id)" RUNNING
+    local v0
+    v0=$(c task exec --exec-id ck0 $id cat /dev/shm/n)
+    [ "${v0:-0}" -ge 15 ] || fail "the counter is at '$v0' after 2 s"
+    c task kill -s SIGKILL $id
+    ctask_wait_status $id STOPPED || fail "task not STOPPED after SIGKILL"
+    c task delete $id >/dev/null
+    c container rm $id
+    capture out c container restore --live $id $ref
+    expect_eq "ctr c restore --live exit code" "$out_rc" 0
+    [ "$out_rc" = 0 ] || { echo "$out"; fail "restore failed"; }
+    ctask_wait_status $id RUNNING || fail "restored task not RUNNING (status $(ctask_status $id))"
+    echo "checked: restored task RUNNING"
+    sleep 0.5
+    local v1
+    v1=$(c task exec --exec-id ck1 $id cat /dev/shm/n)
+    [ "${v1:-0}" -ge "$v0" ] || fail "restored counter '$v1' below the dumped one ($v0): a fresh start, not a restore"
+    echo "checked: counter $v0 at the dump, $v1 after the restore"
+    c task kill -s SIGKILL $id
+    ctask_wait_status $id STOPPED || fail "restored task not STOPPED after SIGKILL"
+    c task delete $id >/dev/null
+    c container rm $id
+    c image rm $ref >/dev/null
+}
+
 suite_hullshim() {
     local cases=(
         "hullshim/run-rm|ctr run --rm: output and exit code|hs_run_rm"
@@ -120,6 +160,7 @@ suite_hullshim() {
         "hullshim/kill-sigkill|PID 1 sh ignores SIGTERM; SIGKILL: exit status 137|hs_kill_sigkill"
         "hullshim/tty-run|ctr run -t: a terminal|hs_tty_run"
         "hullshim/missing-binary|failing start: the error names the missing binary|hs_missing_binary"
+        "hullshim/checkpoint|ctr c checkpoint --task, ctr c restore --live: the counter goes on|hs_checkpoint"
         "hullshim/pod|one shim for a sandbox + 3 containers; orphan refused; exits with the last|hs_pod"
     )
     echo "# containerd with hull's own shim: --runtime io.containerd.hull.v2 ($HULL_SHIM)"

@@ -145,6 +145,45 @@ pub fn joined_namespaces(spec: &Spec) -> Vec<(&'static str, &'static str, PathBu
     out
 }
 
+/// The file, in the images directory, of stdio fds dumped as external files: [[fd, key], ...].
+pub const EXTERNAL_STDIO: &str = "hull-external-stdio.json";
+
+/// The init's stdio fds that lie on a mount outside its mount namespace, with CRIU's key for
+/// them (`file[MNT_ID:INODE]`, both hex, as CRIU prints them). Pipes and sockets are not files.
+pub fn external_stdio(pid: i32) -> Vec<(i32, String)> {
+    let mounts = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap_or_default();
+    let ids: Vec<&str> = mounts.lines().filter_map(|l| l.split(' ').next()).collect();
+    let mut out = vec![];
+    for fd in 0..3 {
+        let Ok(info) = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")) else {
+            continue;
+        };
+        let Some(mnt) = info
+            .lines()
+            .find_map(|l| l.strip_prefix("mnt_id:"))
+            .map(str::trim)
+        else {
+            continue;
+        };
+        let Ok(md) = std::fs::metadata(format!("/proc/{pid}/fd/{fd}")) else {
+            continue;
+        };
+        let ft = std::os::unix::fs::FileTypeExt::is_fifo(&md.file_type())
+            || md.is_file()
+            || std::os::unix::fs::FileTypeExt::is_char_device(&md.file_type());
+        let link = std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).unwrap_or_default();
+        if !ft || !link.is_absolute() || ids.contains(&mnt) {
+            continue;
+        }
+        let Ok(mnt) = mnt.parse::<u32>() else {
+            continue;
+        };
+        let ino = std::os::unix::fs::MetadataExt::ino(&md);
+        out.push((fd, format!("file[{mnt:x}:{ino:x}]")));
+    }
+    out
+}
+
 fn masked_paths(spec: &Spec) -> Vec<String> {
     spec.linux()
         .as_ref()
@@ -255,6 +294,15 @@ pub fn checkpoint(store: &Store, a: &CheckpointArgs) -> Result<()> {
                 _ => {}
             }
         }
+        // Stdio opened outside the container's mount namespace (a shim's fifos, a host file):
+        // CRIU dumps it as an external file, restore hands hull's own stdio in its place.
+        let ext = external_stdio(st.pid);
+        for (_, key) in &ext {
+            opts.external.push(key.clone());
+        }
+        let p = images.join(EXTERNAL_STDIO);
+        std::fs::write(&p, serde_json::to_vec(&ext).expect("json"))
+            .map_err(|e| Error::io("write", &p, e))?;
         let fds: Vec<String> = (0..3)
             .map(|i| {
                 std::fs::read_link(format!("/proc/{}/fd/{i}", st.pid))

@@ -7,7 +7,7 @@
 //! hull's child: a foreground restore waits for it and returns its exit code, as `run` does.
 //! Any failure removes what was made (state dir, cgroup, the root mount).
 
-use super::checkpoint::{bind_mounts, joined_namespaces, CriuFlags, DESCRIPTORS};
+use super::checkpoint::{bind_mounts, joined_namespaces, CriuFlags, DESCRIPTORS, EXTERNAL_STDIO};
 use super::state::{ContainerDir, State, Status, Store};
 use super::OCI_VERSION;
 use crate::criu::{self, rpc};
@@ -65,14 +65,15 @@ impl Drop for Cleanup {
     }
 }
 
-/// The init's stdio at dump time (descriptors.json), if the images have it.
-fn descriptors(images: &Path) -> Result<Vec<String>> {
-    let p = images.join(DESCRIPTORS);
+/// A JSON file checkpoint wrote into the images (descriptors.json, EXTERNAL_STDIO); empty when
+/// the images lack it (made by another tool).
+fn images_json<T: serde::de::DeserializeOwned + Default>(images: &Path, name: &str) -> Result<T> {
+    let p = images.join(name);
     match std::fs::read(&p) {
         Ok(d) => {
             serde_json::from_slice(&d).map_err(|e| Error::invalid(format!("{}: {e}", p.display())))
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(vec![]),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(T::default()),
         Err(e) => Err(Error::io("read", &p, e)),
     }
 }
@@ -114,7 +115,7 @@ pub fn restore(store: &Store, a: &RestoreArgs) -> Result<i32> {
         )));
     }
     let images_fd = criu::open_dir(images, "--image-path")?;
-    let fds = descriptors(images)?;
+    let fds: Vec<String> = images_json(images, DESCRIPTORS)?;
     let bundle = spec::load_bundle(&a.bundle)?;
     let terminal = bundle
         .spec
@@ -264,6 +265,10 @@ pub fn restore(store: &Store, a: &RestoreArgs) -> Result<i32> {
                 fd: i as i32,
             });
         }
+    }
+    // Stdio that checkpoint dumped as external files: hull's own stdio in their place.
+    for (i, key) in images_json::<Vec<(i32, String)>>(images, EXTERNAL_STDIO)? {
+        opts.inherit_fd.push(rpc::InheritFd { key, fd: i });
     }
     let fg = match a.detach {
         true => None,

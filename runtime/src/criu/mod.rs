@@ -4,11 +4,13 @@
 //! "post-restore", "orphan-pts-master", ...), each answered with a NOTIFY request before it goes
 //! on; the last response has the type of the request.
 //!
-//!     hull                                   criu swrk 3
-//!      | -- Req{DUMP|RESTORE, opts} ------------> |
-//!      | <------------- Resp{NOTIFY, "post-dump"} |   (0..n times; a pts master rides along
-//!      | -- Req{NOTIFY, notify_success} --------> |    "orphan-pts-master" as SCM_RIGHTS)
-//!      | <------------ Resp{DUMP, success, ...} -- |
+//! ```text
+//! hull                                   criu swrk 3
+//!  | -- Req{DUMP|RESTORE, opts} ------------> |
+//!  | <------------- Resp{NOTIFY, "post-dump"} |   (0..n times; a pts master rides along
+//!  | -- Req{NOTIFY, notify_success} --------> |    "orphan-pts-master" as SCM_RIGHTS)
+//!  | <------------ Resp{DUMP, success, ...} -- |
+//! ```
 //!
 //! Only `checkpoint` and `restore` reach this module: no other verb pays for it.
 
