@@ -7,7 +7,7 @@ use super::state::{Status, Store};
 use crate::criu::{self, rpc};
 use crate::error::{Error, Result};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// The file, in the images directory, naming the init's stdio as `/proc/PID/fd/N` showed them at
@@ -33,6 +33,32 @@ pub struct CriuFlags {
     pub manage_cgroups_mode: Option<rpc::CgMode>,
     /// `--criu PATH` (global).
     pub criu: Option<String>,
+}
+
+impl CriuFlags {
+    /// The options dump and restore share: the directories, CRIU's log, the root, cgroups
+    /// managed, notifications on, and these flags.
+    pub fn opts(&self, images: &OwnedFd, work: &OwnedFd, log: &str, root: &Path) -> rpc::Opts {
+        rpc::Opts {
+            images_dir_fd: images.as_raw_fd(),
+            work_dir_fd: Some(work.as_raw_fd()),
+            log_level: Some(4),
+            log_file: Some(log.into()),
+            root: Some(root.to_string_lossy().into()),
+            manage_cgroups: Some(true),
+            notify_scripts: Some(true),
+            shell_job: Some(self.shell_job),
+            tcp_established: Some(self.tcp_established),
+            ext_unix_sk: Some(self.ext_unix_sk),
+            file_locks: Some(self.file_locks),
+            empty_ns: Some(self.empty_ns),
+            orphan_pts_master: Some(true),
+            auto_dedup: Some(self.auto_dedup),
+            lazy_pages: Some(self.lazy_pages),
+            manage_cgroups_mode: self.manage_cgroups_mode.map(|m| m as i32),
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -217,25 +243,9 @@ pub fn checkpoint(store: &Store, a: &CheckpointArgs) -> Result<()> {
     let work_fd = criu::open_dir(&work, "--work-path")?;
 
     let mut opts = rpc::Opts {
-        images_dir_fd: images_fd.as_raw_fd(),
-        work_dir_fd: Some(work_fd.as_raw_fd()),
         pid: Some(st.pid),
-        log_level: Some(4),
-        log_file: Some(DUMP_LOG.into()),
-        root: Some(st.rootfs.to_string_lossy().into()),
-        manage_cgroups: Some(true),
-        notify_scripts: Some(true),
         leave_running: Some(a.leave_running),
-        shell_job: Some(a.common.shell_job),
-        tcp_established: Some(a.common.tcp_established),
-        ext_unix_sk: Some(a.common.ext_unix_sk),
-        file_locks: Some(a.common.file_locks),
-        empty_ns: Some(a.common.empty_ns),
-        orphan_pts_master: Some(true),
-        auto_dedup: Some(a.common.auto_dedup),
-        lazy_pages: Some(a.common.lazy_pages),
-        manage_cgroups_mode: a.common.manage_cgroups_mode.map(|m| m as i32),
-        ..Default::default()
+        ..a.common.opts(&images_fd, &work_fd, DUMP_LOG, &st.rootfs)
     };
     for (kind, key, path) in joined_namespaces(&spec) {
         let ino = std::fs::metadata(&path)

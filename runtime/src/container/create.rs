@@ -72,6 +72,32 @@ pub fn effective_resources(spec: &oci_spec::runtime::Spec) -> oci_spec::runtime:
     res
 }
 
+/// The first state of a container that `create` or `restore` is making: `creating`, no pid yet,
+/// with the bundle's annotations and the hooks later commands run.
+pub(super) fn creating_state(
+    id: &str,
+    bundle: &crate::spec::Bundle,
+    cgroup_path: Option<String>,
+    systemd_cgroup: bool,
+) -> State {
+    State {
+        oci_version: OCI_VERSION.into(),
+        id: id.to_string(),
+        status: Status::Creating,
+        pid: 0,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: logging::rfc3339_now(),
+        owner: String::new(),
+        annotations: bundle.spec.annotations().clone().unwrap_or_default(),
+        start_time: 0,
+        cgroup_path,
+        systemd_cgroup,
+        poststart: hooks::of(&bundle.spec, "poststart"),
+        poststop: hooks::of(&bundle.spec, "poststop"),
+    }
+}
+
 /// Create the container. Returns the state (status `created`) and the still-locked dir.
 ///
 /// The lifecycle on disk: state.json is written as `creating`, naming the cgroup the container
@@ -104,23 +130,12 @@ pub fn create(store: &Store, a: &CreateArgs) -> Result<(State, ContainerDir)> {
         }
         Err(e) => return Err(e.into()),
     };
-    let annotations = bundle.spec.annotations().clone().unwrap_or_default();
-    let mut st = State {
-        oci_version: OCI_VERSION.into(),
-        id: a.id.clone(),
-        status: Status::Creating,
-        pid: 0,
-        bundle: bundle.dir.clone(),
-        rootfs: bundle.rootfs.clone(),
-        created: logging::rfc3339_now(),
-        owner: String::new(),
-        annotations,
-        start_time: 0,
-        cgroup_path: resolved.as_ref().map(|p| p.to_json()),
-        systemd_cgroup: a.systemd_cgroup,
-        poststart: hooks::of(&bundle.spec, "poststart"),
-        poststop: hooks::of(&bundle.spec, "poststop"),
-    };
+    let mut st = creating_state(
+        &a.id,
+        &bundle,
+        resolved.as_ref().map(|p| p.to_json()),
+        a.systemd_cgroup,
+    );
     let dir = store.create(&st)?;
     failpoint::hit("create:after-state");
     let mut cleanup = Cleanup {

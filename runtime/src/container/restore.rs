@@ -8,8 +8,7 @@
 //! Any failure removes what was made (state dir, cgroup, the root mount).
 
 use super::checkpoint::{bind_mounts, joined_namespaces, CriuFlags, DESCRIPTORS, EXTERNAL_STDIO};
-use super::state::{ContainerDir, State, Status, Store};
-use super::OCI_VERSION;
+use super::state::{ContainerDir, Status, Store};
 use crate::criu::{self, rpc};
 use crate::error::{Error, Result};
 use crate::{hooks, logging, spec, sys};
@@ -139,22 +138,8 @@ pub fn restore(store: &Store, a: &RestoreArgs) -> Result<i32> {
         .as_ref()
         .map(|p| p.to_string_lossy().to_string());
     let resolved = hull_cgroups::resolve_path(cg_path.as_deref(), &a.id, a.systemd_cgroup)?;
-    let mut st = State {
-        oci_version: OCI_VERSION.into(),
-        id: a.id.clone(),
-        status: Status::Creating,
-        pid: 0,
-        bundle: bundle.dir.clone(),
-        rootfs: bundle.rootfs.clone(),
-        created: logging::rfc3339_now(),
-        owner: String::new(),
-        annotations: bundle.spec.annotations().clone().unwrap_or_default(),
-        start_time: 0,
-        cgroup_path: Some(resolved.to_json()),
-        systemd_cgroup: a.systemd_cgroup,
-        poststart: hooks::of(&bundle.spec, "poststart"),
-        poststop: hooks::of(&bundle.spec, "poststop"),
-    };
+    let mut st =
+        super::create::creating_state(&a.id, &bundle, Some(resolved.to_json()), a.systemd_cgroup);
     let dir = store.create(&st)?;
     let mut cleanup = Cleanup {
         dir: Some(dir),
@@ -209,27 +194,11 @@ pub fn restore(store: &Store, a: &RestoreArgs) -> Result<i32> {
     let work_fd = criu::open_dir(&work, "--work-path")?;
 
     let mut opts = rpc::Opts {
-        images_dir_fd: images_fd.as_raw_fd(),
-        work_dir_fd: Some(work_fd.as_raw_fd()),
         evasive_devices: Some(true),
-        log_level: Some(4),
-        log_file: Some(RESTORE_LOG.into()),
         rst_sibling: Some(true),
-        root: Some(root.to_string_lossy().into()),
-        manage_cgroups: Some(true),
-        notify_scripts: Some(true),
-        shell_job: Some(a.common.shell_job),
-        ext_unix_sk: Some(a.common.ext_unix_sk),
-        tcp_established: Some(a.common.tcp_established),
-        file_locks: Some(a.common.file_locks),
-        empty_ns: Some(a.common.empty_ns),
-        orphan_pts_master: Some(true),
-        auto_dedup: Some(a.common.auto_dedup),
-        lazy_pages: Some(a.common.lazy_pages),
-        manage_cgroups_mode: a.common.manage_cgroups_mode.map(|m| m as i32),
         lsm_profile: a.lsm_profile.clone(),
         lsm_mount_context: a.lsm_mount_context.clone(),
-        ..Default::default()
+        ..a.common.opts(&images_fd, &work_fd, RESTORE_LOG, &root)
     };
     for (dest, src) in &binds {
         opts.ext_mnt.push(rpc::ExtMountMap {

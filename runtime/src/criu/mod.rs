@@ -64,22 +64,7 @@ pub struct Notice {
 impl Swrk {
     /// Start `criu swrk 3`, its end of the socketpair as fd 3 (stdio inherited from hull).
     pub fn start(criu: &Path) -> Result<Swrk> {
-        let mut fds = [0 as RawFd; 2];
-        // SAFETY: socketpair fills two fds on success.
-        let rc = unsafe {
-            libc::socketpair(
-                libc::AF_UNIX,
-                libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
-                0,
-                fds.as_mut_ptr(),
-            )
-        };
-        if rc != 0 {
-            return Err(Error::sys("socketpair (criu)", Errno::last()));
-        }
-        // SAFETY: both fds are new and owned here.
-        let (ours, theirs) =
-            unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        let (ours, theirs) = crate::spawn::socketpair()?;
         let t = theirs.as_raw_fd();
         let mut cmd = Command::new(criu);
         cmd.arg("swrk").arg("3");
